@@ -43,8 +43,8 @@ BIG_STEP = 10  # Shift + arrow
 class TimelineScrubber(QWidget):
     """Slider + spin box + play/pause/speed/loop over an integer timeline. See the module docstring."""
 
-    valueChanged = Signal(int)
-    playingChanged = Signal(bool)
+    valueChanged = Signal(int)  # noqa: N815 - Qt naming, like QSlider.valueChanged
+    playingChanged = Signal(bool)  # noqa: N815 - Qt naming
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
