@@ -210,11 +210,10 @@ def _icon_path() -> Path | None:
     return path if path.is_file() else None
 
 
-def make_splash():
-    """A small splash screen with the icon, the name and a 'Loading…' line (pure Qt, no torch)."""
+def _splash_pixmap():
+    """The splash picture: the icon, the name and the version on a dark card (pure Qt, no torch)."""
     from PySide6.QtCore import QRect, Qt
     from PySide6.QtGui import QColor, QFont, QPainter, QPixmap
-    from PySide6.QtWidgets import QSplashScreen
 
     width, height = 440, 220
     pixmap = QPixmap(width, height)
@@ -239,11 +238,51 @@ def make_splash():
     painter.setPen(QColor("#b8bccb"))
     painter.drawText(QRect(160, 102, width - 170, 24), Qt.AlignmentFlag.AlignLeft, f"version {__version__}")
     painter.end()
-    splash = QSplashScreen(pixmap)
-    splash.showMessage(
-        "Loading PyTorch…", Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignHCenter, QColor("#f0f0f5")
-    )
+    return pixmap
+
+
+def make_splash(message: str = "Loading PyTorch…"):
+    """A frameless splash window showing ``_splash_pixmap()`` and a status line.
+
+    Not ``QSplashScreen``: its ``show()`` waits up to one second for the window to be exposed, which
+    on some platforms (offscreen, slow X servers) costs that whole second before any feedback.
+    ``show_splash`` below waits only as long as the window system needs.
+    """
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+    splash = QWidget(None, Qt.WindowType.SplashScreen | Qt.WindowType.FramelessWindowHint)
+    splash.setWindowTitle(APP_NAME)
+    picture = QLabel()
+    picture.setPixmap(_splash_pixmap())
+    status = QLabel(message)
+    status.setObjectName("splash_status")
+    status.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    status.setStyleSheet("color: #f0f0f5; background: #1e2230; padding: 4px;")
+    layout = QVBoxLayout(splash)
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.setSpacing(0)
+    layout.addWidget(picture)
+    layout.addWidget(status)
+    splash.setStyleSheet("background: #1e2230;")
     return splash
+
+
+def show_splash(app, splash, max_wait_s: float = 0.3) -> None:
+    """Show ``splash`` and let the window system map and paint it before the heavy imports start."""
+    screen = app.primaryScreen()
+    if screen is not None:
+        splash.adjustSize()
+        splash.move(screen.availableGeometry().center() - splash.rect().center())
+    splash.show()
+    deadline = time.perf_counter() + max_wait_s
+    while splash.windowHandle() is not None and not splash.windowHandle().isExposed():
+        if time.perf_counter() > deadline:
+            break
+        app.processEvents()
+        time.sleep(0.005)
+    splash.repaint()
+    app.processEvents()
 
 
 # ----------------------------------------------------------------------------------------------
@@ -274,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_self_test(qt_args)
 
-    from PySide6.QtCore import QCoreApplication, Qt, QTimer
+    from PySide6.QtCore import QCoreApplication, QTimer
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
 
@@ -289,22 +328,29 @@ def main(argv: list[str] | None = None) -> int:
         app.setWindowIcon(QIcon(str(icon_path)))
 
     splash = make_splash()
-    splash.show()
-    app.processEvents()
+    show_splash(app, splash)
     _probe(f"splash-shown {_elapsed():.3f}")
 
     log_path = paths.log_file()
     configure_logging(log_path)
     _enable_crash_log(log_path.parent)
-    reporter = install_excepthook(log_path)  # noqa: F841 - must stay alive as long as the app
+    # Nobody can click a dialog on the offscreen platform or in a start-up probe: log only there.
+    interactive = app.platformName() not in ("offscreen", "minimal") and os.environ.get(PROBE_ENV_VAR) != "1"
+    reporter = install_excepthook(log_path, show_dialogs=interactive)
     _log_startup_facts()
 
     # The heavy part: the views import torch and core. The splash is already on screen.
-    from desktop_app.main_window import MainWindow
+    try:
+        from desktop_app.main_window import MainWindow
 
-    window = MainWindow()
+        window = MainWindow()
+    except Exception:
+        splash.close()
+        reporter.handle(*sys.exc_info())  # logs the traceback, shows the dialog when interactive
+        print(f"{APP_NAME} could not start; the details are in {log_path}", file=sys.stderr)
+        return 1
     window.show()
-    splash.finish(window)
+    splash.close()
     app.processEvents()
     log.info("Main window shown %.2f s after start", _elapsed())
     _probe(f"window-shown {_elapsed():.3f}")
@@ -317,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
             window.close()
             app.quit()
 
-        QTimer.singleShot(idle_ms, Qt.TimerType.CoarseTimer, report_idle_memory_and_quit)
+        QTimer.singleShot(idle_ms, window, report_idle_memory_and_quit)
 
     exit_code = app.exec()
     log.info("%s exited with code %d", APP_NAME, exit_code)

@@ -6,7 +6,8 @@ Four checks, each small enough that the whole run takes seconds on a CPU:
 2. views      the main window opens offscreen and every view is shown and painted;
 3. sampling   every shipped model loads (``core.checkpoints.load_denoiser``) and runs a few DDIM steps
               (``core.samplers.SAMPLERS``) to finite values;
-4. training   ``core.training.train`` runs a few steps of a tiny 2-D model and yields finite losses.
+4. training   ``core.training.train`` runs a few steps of a tiny 2-D model, saves a checkpoint, and
+              the checkpoint loads back and samples.
 
 Prints one line per check, then one summary line, and returns 0 when every check passed, 1 otherwise.
 Each check turns any exception into a failure that names the check and the reason, so a broken
@@ -15,7 +16,6 @@ bundle (a module PyInstaller left out, a missing data file) says what is missing
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
 import sys
@@ -157,47 +157,43 @@ def check_sampling() -> str:
     return f"{len(models)} shipped models loaded, {SAMPLING_STEPS} DDIM steps each"
 
 
-def _tiny_train_config():
-    """A ``TrainConfig`` for a few steps of a small 2-D model, nothing written to disk."""
-    from core.training import TrainConfig
-
-    wanted = {
-        "dataset": "two_moons",
-        "model": "mlp",
-        "steps": TRAINING_STEPS,
-        "total_steps": TRAINING_STEPS,
-        "batch_size": 32,
-        "warmup_steps": 0,
-        "preview_every": 0,
-        "checkpoint_every": 0,
-        "log_every": 1,
-        "device": "cpu",
-        "num_threads": 1,
-        "seed": 0,
-    }
-    names = {field.name for field in dataclasses.fields(TrainConfig)}
-    return TrainConfig(**{key: value for key, value in wanted.items() if key in names})
-
-
 def check_training(scratch_dir: Path) -> str:
-    """Run ``core.training.train`` for a few steps and check that it reports finite losses and finishes."""
-    from core.training import train
+    """Train a tiny 2-D model for a few steps, then reload its checkpoint and sample from it.
 
+    Checks that ``core.training.train`` yields finite losses and a ``Finished`` event, and that the
+    checkpoint it saved (safetensors + JSON metadata) loads back with ``core.checkpoints.load_denoiser``.
+    """
+    from core.checkpoints import load_denoiser
+    from core.training import Finished, StepEvent, TrainConfig, train
+
+    config = TrainConfig(
+        dataset="toy:two_moons",
+        model="mlp",
+        steps=TRAINING_STEPS,
+        batch_size=32,
+        warmup_steps=0,
+        preview_every=0,
+        device="cpu",
+        threads=SELF_TEST_THREADS,
+        checkpoint_path=str(scratch_dir / "self-test.safetensors"),
+        recipe="desktop_app --self-test",
+    )
     losses: list[float] = []
-    finished = False
-    for event in train(_tiny_train_config(), checkpoint_dir=scratch_dir):
-        kind = type(event).__name__
-        if kind == "StepEvent":
+    finished = None
+    for event in train(config, checkpoint_dir=scratch_dir):
+        if isinstance(event, StepEvent):
             losses.append(float(event.loss))
-        elif kind == "Finished":
-            finished = True
-    if not losses:
-        raise SelfTestFailure("training finished without reporting a single step")
+        elif isinstance(event, Finished):
+            finished = event
+    if len(losses) != TRAINING_STEPS:
+        raise SelfTestFailure(f"training reported {len(losses)} steps instead of {TRAINING_STEPS}")
     if not all(math.isfinite(loss) for loss in losses):
         raise SelfTestFailure(f"training reported non-finite losses: {losses}")
-    if not finished:
-        raise SelfTestFailure("training stopped without a Finished event")
-    return f"{len(losses)} steps, losses {', '.join(f'{loss:.3f}' for loss in losses)}"
+    if finished is None or not finished.checkpoint_path:
+        raise SelfTestFailure("training ended without a Finished event naming its checkpoint")
+    checkpoint = load_denoiser(finished.checkpoint_path)
+    _sample_briefly(checkpoint.model, checkpoint.schedule, _sample_shape(checkpoint.metadata, checkpoint.model))
+    return f"{len(losses)} steps (losses {', '.join(f'{loss:.3f}' for loss in losses)}), checkpoint saved and reloaded"
 
 
 # ----------------------------------------------------------------------------------------------
