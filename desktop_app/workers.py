@@ -49,10 +49,7 @@ def readable_error(error: BaseException) -> str:
     text = str(error).strip()
     oom = isinstance(error, MemoryError) or "out of memory" in text.lower()
     if isinstance(error, torch.cuda.OutOfMemoryError) or oom:
-        return (
-            "The device ran out of memory. Try a smaller batch size or a smaller model, "
-            "or choose the CPU as device."
-        )
+        return "The device ran out of memory. Try a smaller batch size or a smaller model, or choose the CPU as device."
     kind = type(error).__name__
     if isinstance(error, ValueError) or kind in ("TrainingDiverged", "TrainingError", "CheckpointError"):
         return text or kind
@@ -368,7 +365,9 @@ class SamplingWorker(Worker):
                 )
                 seconds = time.perf_counter() - start
                 evaluations = counting.evaluations or evaluations_per_run(job.sampler, job.steps)
-                result = SamplingResult(job, x_0.detach().cpu().float().numpy(), self.recorders[index], evaluations, seconds)
+                result = SamplingResult(
+                    job, x_0.detach().cpu().float().numpy(), self.recorders[index], evaluations, seconds
+                )
                 self.results.append(result)
                 self.result.emit(result)
         except SamplingCancelled:

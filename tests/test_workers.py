@@ -70,8 +70,9 @@ def test_recorder_subsamples_steps_to_stay_within_its_budget(schedule, image_mod
     # 4 samples × 16 values × 2 bytes × 3 arrays = 384 bytes per step; 8 KiB hold about 21 steps of 100.
     budget = 8 * 1024
     recorder = TrajectoryRecorder(max_samples=4, budget_bytes=budget)
-    get_sampler("ddpm")(image_model, _noise((4, 1, 4, 4)), schedule, 100, callback=recorder,
-                        generator=torch.Generator().manual_seed(1))
+    get_sampler("ddpm")(
+        image_model, _noise((4, 1, 4, 4)), schedule, 100, callback=recorder, generator=torch.Generator().manual_seed(1)
+    )
     assert recorder.subsampled and recorder.stride > 1
     assert recorder.nbytes <= budget
     steps_kept = [recorder.frame(p).step_index for p in range(len(recorder) - 1)]
@@ -85,8 +86,9 @@ def test_a_thousand_step_ddpm_run_of_16_images_fits_in_the_default_budget():
     recorder = TrajectoryRecorder()
     schedule = make_schedule("linear", 1000)
     model = IdealDenoiser(torch.zeros(1, 1, 32, 32), schedule)
-    get_sampler("ddpm")(model, _noise((20, 1, 32, 32)), schedule, 1000, callback=recorder,
-                        generator=torch.Generator().manual_seed(0))
+    get_sampler("ddpm")(
+        model, _noise((20, 1, 32, 32)), schedule, 1000, callback=recorder, generator=torch.Generator().manual_seed(0)
+    )
     assert len(recorder) == 1001 and recorder.stride == 1
     assert recorder.samples_kept == 16  # only the images the timeline shows
     assert recorder.nbytes <= 256 * 2**20

@@ -1,0 +1,236 @@
+"""The Generate view, driven as a person would: pick a model, generate, scrub, compare, cancel, export.
+
+Models are core's exact ``IdealDenoiser`` (no training needed) wrapped in a Checkpoint-like object,
+the same kind of object the Train view hands over with ``model_trained``.
+"""
+
+from __future__ import annotations
+
+import time
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from PySide6.QtCore import QSettings
+
+from core.ideal_denoiser import IdealDenoiser
+from core.schedules import make_schedule
+from desktop_app.views.generate_view import GenerateView
+
+torch.set_num_threads(1)
+
+
+class _Conditional(torch.nn.Module):
+    """An ideal denoiser that accepts class labels (and ignores them): enough to exercise guidance."""
+
+    prediction_type = "x0"
+    num_classes = 2
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+        self.calls = 0
+
+    def forward(self, x, t, class_labels=None):
+        self.calls += 1
+        return self.inner(x, t)
+
+
+def image_checkpoint(T=100, conditional=False):
+    schedule = make_schedule("linear", T)
+    data = torch.linspace(-1, 1, 3 * 64).reshape(3, 1, 8, 8)
+    model = IdealDenoiser(data, schedule)
+    metadata = {"image_shape": [1, 8, 8], "dataset_name": "three test images", "step": 10}
+    if conditional:
+        model = _Conditional(model)
+        metadata["class_names"] = ["dark", "light"]
+    return SimpleNamespace(model=model, schedule=schedule, metadata=metadata)
+
+
+def point_checkpoint():
+    schedule = make_schedule("linear", 100)
+    data = torch.tensor([[-1.5, 0.0], [1.5, 0.0], [0.0, 1.5]])
+    return SimpleNamespace(
+        model=IdealDenoiser(data, schedule),
+        schedule=schedule,
+        metadata={"image_shape": [2], "dataset_name": "three points"},
+    )
+
+
+@pytest.fixture
+def view(qtbot, tmp_path):
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    view = GenerateView(settings)
+    qtbot.addWidget(view)
+    view.resize(1100, 750)
+    view.show()
+    yield view
+    assert view.shutdown()
+    assert not view.is_sampling()
+
+
+def generate_and_wait(qtbot, view, timeout=20_000):
+    view.generate_button.click()
+    assert view.is_sampling() or view._worker.done
+    qtbot.waitUntil(lambda: not view.is_sampling() and view._worker.done, timeout=timeout)
+    qtbot.waitUntil(lambda: view.generate_button.isEnabled(), timeout=timeout)
+
+
+def choose(combo, data):
+    index = combo.findData(data)
+    assert index >= 0, data
+    combo.setCurrentIndex(index)
+
+
+def test_view_opens_without_a_model(view):
+    assert view.title == "Generate"
+    assert not view.generate_button.isEnabled()
+    assert view.model_name() == "no model"
+
+
+def test_sampling_fills_the_timeline_and_scrubbing_changes_the_pictures(qtbot, view):
+    view.add_model(image_checkpoint())
+    assert view.model_combo.currentText().startswith("Just trained")
+    choose(view.sampler_combo, "ddim")
+    view.steps_spin.setValue(10)
+    view.batch_spin.setValue(4)
+    generate_and_wait(qtbot, view)
+    run = view.run_a
+    assert run.result is not None and run.result.evaluations == 10
+    assert "10 network evaluations" in run.heading.text()
+    assert run.scrubber.minimum() == 0 and run.scrubber.maximum() == 10  # 10 steps + the final sample
+    final_picture = run.x_t_panel.picture.copy()
+    np.testing.assert_array_equal(final_picture.shape, run.x0_panel.picture.shape)
+    run.scrubber.setValue(0)  # x_T: pure noise
+    noise_picture = run.x_t_panel.picture
+    assert not np.array_equal(noise_picture, final_picture)
+    assert "t = 99" in run.scrubber.labelText()
+    assert run.eps_panel.picture is not None
+    # At the end the samples are the dataset's images (the ideal denoiser reproduces its data).
+    samples = run.result.samples
+    data = image_checkpoint().model.data.float().numpy()
+    distances = np.abs(samples[:, None] - data[None]).reshape(4, 3, -1).max(axis=2).min(axis=1)
+    assert np.all(distances < 0.05)
+
+
+def test_compare_mode_runs_both_samplers_from_the_same_noise_and_syncs_the_timelines(qtbot, view):
+    view.add_model(image_checkpoint())
+    choose(view.sampler_combo, "ddpm")
+    view.steps_spin.setValue(100)
+    view.compare_check.setChecked(True)
+    choose(view.sampler_b_combo, "ddim")
+    view.steps_b_spin.setValue(10)
+    generate_and_wait(qtbot, view)
+    a, b = view.run_a, view.run_b
+    assert a.result.evaluations == 100 and b.result.evaluations == 10
+    assert "100 network evaluations" in a.heading.text() and "10 network evaluations" in b.heading.text()
+    np.testing.assert_array_equal(a.recorder.frame(0).x_t, b.recorder.frame(0).x_t)  # same x_T
+    a.scrubber.setValue(50)
+    t_a = a.timestep_at(50)
+    t_b = b.timestep_at(b.scrubber.value())
+    assert abs(t_b - t_a) == np.abs(b.recorder.timesteps - t_a).min()
+    assert b.scrubber.value() not in (0, b.scrubber.maximum())
+    b.scrubber.setValue(b.scrubber.maximum())
+    assert a.scrubber.value() == a.scrubber.maximum()  # both at the final sample
+
+
+class _Slow(torch.nn.Module):
+    prediction_type = "x0"
+    num_classes = 0
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+        self.calls = 0
+
+    def forward(self, x, t, class_labels=None):
+        self.calls += 1
+        time.sleep(0.003)  # long enough for a 1,000-step run to be cancelled midway
+        return self.inner(x, t)
+
+
+def test_cancel_stops_sampling_and_the_view_stays_usable(qtbot, view):
+    checkpoint = image_checkpoint(T=1000)
+    slow = _Slow(checkpoint.model)
+    view.add_model(SimpleNamespace(model=slow, schedule=checkpoint.schedule, metadata=checkpoint.metadata))
+    choose(view.sampler_combo, "ddpm")
+    assert view.steps_spin.value() == 1000  # DDPM defaults to every timestep
+    view.generate_button.click()
+    qtbot.waitUntil(lambda: view.progress.value() > 0, timeout=10_000)
+    view.cancel_button.click()
+    qtbot.waitUntil(lambda: not view.is_sampling() and view._worker.done, timeout=10_000)
+    assert "cancelled" in view.status_label.text()
+    recorder = view._worker.recorders[0]
+    assert 0 < recorder.steps_seen < 1000 and slow.calls == recorder.steps_seen
+    assert view.run_a.scrubber.maximum() == len(recorder) - 1  # the steps done can be scrubbed
+    # Still usable: a short run afterwards works.
+    choose(view.sampler_combo, "ddim")
+    view.steps_spin.setValue(5)
+    generate_and_wait(qtbot, view)
+    assert view.run_a.result is not None and view.run_a.result.evaluations == 5
+
+
+def test_a_corrupt_checkpoint_shows_the_error_and_changes_nothing(qtbot, view, tmp_path, monkeypatch):
+    messages = []
+    monkeypatch.setattr(
+        "desktop_app.views.generate_view.QMessageBox.warning",
+        lambda parent, title, text, *a: messages.append((title, text)),
+    )
+    view.add_model(image_checkpoint())
+    before = view.model_combo.currentIndex()
+    bad = tmp_path / "broken.safetensors"
+    bad.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json at all" + bytes(100))
+    assert view.open_checkpoint(bad) is False
+    assert len(messages) == 1 and "broken.safetensors" in messages[0][1]
+    assert view.model_combo.currentIndex() == before
+    choose(view.sampler_combo, "ddim")
+    view.steps_spin.setValue(5)
+    generate_and_wait(qtbot, view)
+    assert view.run_a.result is not None
+
+
+def test_two_d_models_show_the_particle_cloud_moving_along_the_timeline(qtbot, view):
+    view.add_model(point_checkpoint())
+    assert view.batch_spin.value() == 2000
+    view.batch_spin.setValue(300)
+    choose(view.sampler_combo, "ddim")
+    view.steps_spin.setValue(20)
+    generate_and_wait(qtbot, view)
+    run = view.run_a
+    assert run.points_mode and run.cloud.isVisible() and not run.x_t_panel.isVisible()
+    run.scrubber.setValue(5)
+    np.testing.assert_allclose(run.cloud.points(), run.recorder.frame(5).x_t)
+    run.scrubber.setValue(run.scrubber.maximum())
+    final = run.cloud.points()
+    data = np.array([[-1.5, 0.0], [1.5, 0.0], [0.0, 1.5]])
+    nearest = np.linalg.norm(final[:, None] - data[None], axis=2).min(axis=1)
+    assert np.all(nearest < 0.05)
+
+
+def test_conditional_models_offer_classes_and_guidance(qtbot, view):
+    checkpoint = image_checkpoint(conditional=True)
+    view.add_model(checkpoint)
+    assert not view.class_combo.isHidden() and not view.guidance_spin.isHidden()
+    assert [view.class_combo.itemText(i) for i in range(view.class_combo.count())][1:] == ["dark", "light"]
+    choose(view.class_combo, 1)
+    view.guidance_spin.setValue(3.0)
+    choose(view.sampler_combo, "ddim")
+    view.steps_spin.setValue(4)
+    generate_and_wait(qtbot, view)
+    assert view.run_a.result.evaluations == 4
+    assert checkpoint.model.calls == 4  # guidance batches the conditional and unconditional halves together
+
+
+def test_exports_write_a_grid_a_strip_and_a_gif(qtbot, view, tmp_path):
+    view.add_model(image_checkpoint())
+    choose(view.sampler_combo, "ddim")
+    view.steps_spin.setValue(10)
+    view.batch_spin.setValue(4)
+    generate_and_wait(qtbot, view)
+    grid = Image.open(view.write_grid(tmp_path / "grid.png"))
+    strip = Image.open(view.write_strip(tmp_path / "strip.png", count=5))
+    gif = Image.open(view.write_gif(tmp_path / "timeline.gif"))
+    assert grid.size[0] > 0 and strip.size[0] > 4 * strip.size[1]  # five pictures side by side
+    assert gif.n_frames == 11  # every position of a short timeline
