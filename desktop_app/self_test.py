@@ -5,7 +5,7 @@ Four checks, each small enough that the whole run takes seconds on a CPU:
 1. resources  the bundled Fashion-MNIST files and shipped models (``resources/models/*.safetensors``) are found;
 2. views      the main window opens offscreen and every view is shown and painted;
 3. sampling   every shipped model loads (``core.checkpoints.load_denoiser``) and runs a few DDIM steps
-              (``core.samplers.SAMPLERS``) to finite values;
+              (``core.samplers.SAMPLERS``) to finite values; the metrics classifier loads and runs;
 4. training   ``core.training.train`` runs a few steps of a tiny 2-D model, saves a checkpoint, and
               the checkpoint loads back and samples.
 
@@ -75,7 +75,7 @@ def check_resources() -> str:
     if empty:
         raise SelfTestFailure(f"Fashion-MNIST files are empty: {', '.join(empty)}")
     models = shipped_models()
-    return f"{root} (Fashion-MNIST: 4 files, shipped models: {len(models)})"
+    return f"{root} (Fashion-MNIST: 4 files; models/: {len(models)} .safetensors files)"
 
 
 def check_views(app) -> str:
@@ -132,29 +132,66 @@ def _sample_shape(metadata: dict, model) -> tuple[int, ...]:
     raise SelfTestFailure("the checkpoint does not say what shape its samples have (no 'image_shape' in metadata)")
 
 
+def shipped_file_kind(path: Path) -> str:
+    """What a ``resources/models`` file is, from its safetensors header: "denoiser" or "classifier".
+
+    Raises ``SelfTestFailure`` for a file that is neither (or whose header cannot be read).
+    """
+    import json
+
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            info = json.loads((handle.metadata() or {}).get("diffusion_lab", "{}"))
+    except Exception as error:
+        raise SelfTestFailure(f"shipped file {path.name} cannot be read: {error}") from error
+    if info.get("format") == "diffusion_lab.checkpoint":
+        return "denoiser"
+    if info.get("kind") == "fashion_mnist_classifier":
+        return "classifier"
+    raise SelfTestFailure(f"shipped file {path.name} is neither a Diffusion Lab checkpoint nor the metrics classifier")
+
+
 def check_sampling() -> str:
-    """Load every shipped model and sample a few steps; with none shipped, sample an untrained tiny U-Net."""
+    """Load every shipped model and sample a few steps; with none shipped, sample an untrained tiny U-Net.
+
+    The metrics classifier shipped beside the models is loaded and run once as well.
+    """
     import torch
 
-    models = shipped_models()
-    if not models:
+    files = shipped_models()
+    kinds = {path: shipped_file_kind(path) for path in files}
+    denoisers = [path for path in files if kinds[path] == "denoiser"]
+    classifiers = [path for path in files if kinds[path] == "classifier"]
+    for path in classifiers:
+        from core.metrics import load_classifier
+
+        try:
+            logits = load_classifier(path)(torch.zeros(2, 1, 32, 32))
+        except Exception as error:
+            raise SelfTestFailure(f"shipped classifier {path.name}: {error}") from error
+        if not bool(torch.isfinite(logits).all()):
+            raise SelfTestFailure(f"shipped classifier {path.name} gives non-finite outputs")
+    if not denoisers:
         from core.schedules import make_schedule
         from core.unet import UNet, preset_config
 
         torch.manual_seed(0)
         model = UNet(preset_config("tiny", image_size=32, in_channels=1)).eval()
         _sample_briefly(model, make_schedule("linear", 100), (1, 32, 32))
-        return f"no shipped model yet; {SAMPLING_STEPS} DDIM steps of an untrained tiny U-Net ran"
+        return f"no shipped denoiser yet; {SAMPLING_STEPS} DDIM steps of an untrained tiny U-Net ran"
 
     from core.checkpoints import load_denoiser
 
-    for path in models:
+    for path in denoisers:
         try:
             checkpoint = load_denoiser(path)
             _sample_briefly(checkpoint.model, checkpoint.schedule, _sample_shape(checkpoint.metadata, checkpoint.model))
         except Exception as error:
             raise SelfTestFailure(f"shipped model {path.name}: {error}") from error
-    return f"{len(models)} shipped models loaded, {SAMPLING_STEPS} DDIM steps each"
+    extra = ", metrics classifier ran" if classifiers else ""
+    return f"{len(denoisers)} shipped models loaded, {SAMPLING_STEPS} DDIM steps each{extra}"
 
 
 def check_training(scratch_dir: Path) -> str:

@@ -92,13 +92,12 @@ def test_import_contract_catches_a_core_module_that_imports_qt(tmp_path):
 class _Recorder:
     """Stands in for one of PyInstaller's spec classes and records its arguments."""
 
-    calls: dict[str, tuple[tuple, dict]]
+    calls: dict
 
     def __init__(self, kind, *args, **kwargs):
         self.kind, self.args, self.kwargs = kind, args, kwargs
         _Recorder.calls[kind] = (args, kwargs)
         self.binaries = [
-            ("torch/lib/libtorch_cpu.so", "/x/libtorch_cpu.so", "BINARY"),
             ("torch/bin/protoc", "/x/protoc", "BINARY"),
             ("PySide6/Qt/lib/libQt6Quick.so.6", "/x/libQt6Quick.so.6", "BINARY"),
             ("PySide6/Qt/lib/libQt6Widgets.so.6", "/x/libQt6Widgets.so.6", "BINARY"),
@@ -111,16 +110,18 @@ class _Recorder:
             ("PySide6/Qt/translations/qt_de.qm", "/x/qt_de.qm", "DATA"),
         ]
         self.pure, self.scripts = [], []
+        if kind == "Analysis":
+            _Recorder.calls["_last_analysis"] = self
 
 
-def _exec_spec(monkeypatch, platform: str = "linux", trim: str | None = None) -> dict:
+def _exec_spec(monkeypatch, platform: str = "linux", trim: str | None = None, workpath: str = "/nonexistent") -> dict:
     _Recorder.calls = {}
     monkeypatch.setattr(sys, "platform", platform)
     if trim is None:
         monkeypatch.delenv("DIFFUSION_LAB_BUILD_TRIM", raising=False)
     else:
         monkeypatch.setenv("DIFFUSION_LAB_BUILD_TRIM", trim)
-    namespace = {"SPECPATH": str(ROOT), "__name__": "__spec__"}
+    namespace = {"SPECPATH": str(ROOT), "workpath": workpath, "__name__": "__spec__"}
     for kind in ("Analysis", "PYZ", "EXE", "COLLECT", "BUNDLE"):
         namespace[kind] = lambda *args, _kind=kind, **kwargs: _Recorder(_kind, *args, **kwargs)
     code = compile((ROOT / "build.spec").read_text(encoding="utf-8"), "build.spec", "exec")
@@ -167,6 +168,34 @@ def test_build_spec_drops_headers_tests_and_qml_but_keeps_runtime_files(monkeypa
     assert not is_dropped("PySide6/Qt/plugins/platforms/libqoffscreen.so")
     assert not is_dropped("resources/models/tests/x.safetensors")  # resources are never trimmed
     assert not is_dropped("torch/_inductor/config.py")  # AdamW imports parts of torch._inductor
+
+
+def test_build_spec_drops_files_from_the_analysis(monkeypatch):
+    _exec_spec(monkeypatch)
+    kept = [entry[0] for entry in _Recorder.calls["_last_analysis"].binaries + _Recorder.calls["_last_analysis"].datas]
+    assert kept == [
+        "PySide6/Qt/lib/libQt6Widgets.so.6",
+        "PySide6/Qt/plugins/platforms/libqoffscreen.so",
+        "resources/fashion_mnist/README.md",
+        "resources/models/tests/x.safetensors",
+    ]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or shutil.which("strip") is None, reason="needs GNU strip")
+def test_strip_symbols_strips_only_the_listed_torch_libraries(monkeypatch, tmp_path):
+    namespace = _exec_spec(monkeypatch)
+    import torch
+
+    library = next((Path(torch.__file__).parent / "lib").glob("libc10.so*"))  # a small real ELF library
+    toc = [
+        ("torch/lib/libtorch_cpu.so", str(library), "BINARY"),
+        ("numpy.libs/libopenblas.so", str(library), "BINARY"),
+    ]
+    stripped = namespace["strip_symbols"](toc, tmp_path / "stripped")
+    assert stripped[1] == toc[1]  # patchelf-edited wheels' libraries are never touched
+    copy = Path(stripped[0][1])
+    assert copy.parent == tmp_path / "stripped" and copy.read_bytes()[:4] == b"\x7fELF"
+    assert copy.stat().st_size < library.stat().st_size
 
 
 def test_build_spec_without_trimming_keeps_everything(monkeypatch):

@@ -221,3 +221,26 @@ sys.exit(main([]))
     assert f"could not start; the details are in {log_path}" in result.stderr
     logged = log_path.read_text(encoding="utf-8")
     assert "RuntimeError: the Train view could not be built" in logged and "Traceback" in logged
+
+
+def test_self_test_tells_shipped_denoisers_from_the_classifier_and_rejects_strangers(tmp_path):
+    import json
+
+    import torch
+    from safetensors.torch import save_file
+
+    from desktop_app.self_test import SelfTestFailure, shipped_file_kind
+
+    def write(name: str, info: dict | None) -> Path:
+        path = tmp_path / name
+        metadata = {"diffusion_lab": json.dumps(info)} if info is not None else None
+        save_file({"w": torch.zeros(2)}, str(path), metadata=metadata)
+        return path
+
+    assert shipped_file_kind(write("a.safetensors", {"format": "diffusion_lab.checkpoint"})) == "denoiser"
+    assert shipped_file_kind(write("b.safetensors", {"kind": "fashion_mnist_classifier"})) == "classifier"
+    with pytest.raises(SelfTestFailure, match="c.safetensors is neither"):
+        shipped_file_kind(write("c.safetensors", None))
+    (tmp_path / "d.safetensors").write_bytes(b"\x00" * 7)
+    with pytest.raises(SelfTestFailure, match="d.safetensors cannot be read"):
+        shipped_file_kind(tmp_path / "d.safetensors")
