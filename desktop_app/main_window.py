@@ -1,35 +1,439 @@
-"""PLACEHOLDER main window (written by the packaging owner; the views owner replaces this file).
+"""The main window: a sidebar with the four views, menus, a status area, drag and drop, persistence.
 
-It only honours the contract the bootstrap and the self-test rely on: ``MainWindow(QMainWindow)``
-with ``view_names() -> list[str]`` and ``show_view(name)``; constructing it starts no torch work.
+Views are built once, at start-up, and kept in a ``QStackedWidget``; the window only talks to them
+through the contract in ``desktop_app/views/__init__.py`` (``title``, ``status_changed``,
+``shutdown()``, ``export_actions()``, ``on_shown()``, plus the cross-view hooks).
+
+Persistence (``QSettings``): window geometry and state, the last view, the last folders of the
+open/export dialogs. ``closeEvent`` asks every view's ``shutdown()``; one ``False`` cancels closing.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QMainWindow, QTabWidget
+import logging
+from pathlib import Path
 
-from desktop_app import APP_NAME
+from PySide6.QtCore import QSettings, QSize, Qt, Slot
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QStackedWidget,
+    QStyle,
+    QVBoxLayout,
+    QWidget,
+)
 
-_VIEW_NAMES = ["Forward process", "Schedules", "Train", "Generate"]
+from desktop_app import APP_NAME, __version__
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SIZE = QSize(1280, 800)
+CHECKPOINT_SUFFIXES = (".safetensors",)
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+CHECKPOINT_FILTER = "Diffusion Lab checkpoints (*.safetensors);;All files (*)"
+
+SHORTCUTS_HELP = """
+<h3>Keyboard shortcuts</h3>
+<table cellspacing="6">
+<tr><td><b>Ctrl+1 … Ctrl+4</b></td><td>Forward process, Schedules, Train, Generate</td></tr>
+<tr><td><b>Ctrl+O</b></td><td>open an image as x<sub>0</sub> (Forward process)</td></tr>
+<tr><td><b>Ctrl+Shift+O</b></td><td>open a checkpoint (Generate)</td></tr>
+<tr><td><b>Ctrl+E</b></td><td>export what the current view shows (also File ▸ Export)</td></tr>
+<tr><td><b>Ctrl+Q</b></td><td>quit</td></tr>
+<tr><td colspan="2"><br><b>On a timeline</b> (click it first)</td></tr>
+<tr><td><b>← / →</b></td><td>one step back / forward</td></tr>
+<tr><td><b>Shift+← / →</b></td><td>ten steps</td></tr>
+<tr><td><b>Home / End</b></td><td>first / last step</td></tr>
+<tr><td><b>Space</b></td><td>play / pause</td></tr>
+</table>
+<p>Drop an image file onto the window to see it noised; drop a <i>.safetensors</i> checkpoint to sample from it.</p>
+"""
+
+ABOUT_TEXT = f"""
+<h3>{APP_NAME} {__version__}</h3>
+<p>Learn how diffusion models work by watching them: scrub the forward process, compare noise
+schedules, train a small denoiser live and step through sampling.</p>
+<p>Built on PyTorch, PySide6 and pyqtgraph. Follows Ho et al. 2020 (DDPM), Song et al. 2021 (DDIM),
+Nichol &amp; Dhariwal 2021 (Improved DDPM) and Karras et al. 2022 (EDM).</p>
+"""
+
+
+class UnavailableView(QWidget):
+    """Stands in for a view whose module could not be imported, saying why instead of crashing."""
+
+    def __init__(self, title: str, reason: str, settings: QSettings | None = None, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.title = title
+        label = QLabel(
+            f"<h3>{title}</h3><p>This view is not available in this build.</p><p><small>{reason}</small></p>"
+        )
+        label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        label.setWordWrap(True)
+        layout = QVBoxLayout(self)
+        layout.addWidget(label)
+
+
+def _view_classes() -> list[tuple[str, type | None, str]]:
+    """(title, class or None, reason) for the four views, in sidebar order."""
+    from desktop_app.views.forward_view import ForwardView
+    from desktop_app.views.schedules_view import SchedulesView
+
+    found: list[tuple[str, type | None, str]] = [("Forward process", ForwardView, ""), ("Schedules", SchedulesView, "")]
+    try:
+        from desktop_app.views.train_view import TrainView
+
+        found.append(("Train", TrainView, ""))
+    except ImportError as error:  # pragma: no cover - only while the Train view is being written
+        log.exception("The Train view could not be imported")
+        found.append(("Train", None, str(error)))
+    try:
+        from desktop_app.views.generate_view import GenerateView
+
+        found.append(("Generate", GenerateView, ""))
+    except ImportError as error:  # pragma: no cover - only while the Generate view is being written
+        log.exception("The Generate view could not be imported")
+        found.append(("Generate", None, str(error)))
+    return found
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, parent=None):
+    """Sidebar + stacked views + menus + status area. ``view_names()``/``show_view()`` serve the self-test."""
+
+    def __init__(self, settings: QSettings | None = None, parent: QWidget | None = None):
         super().__init__(parent)
+        self.settings = settings if settings is not None else QSettings()
         self.setWindowTitle(APP_NAME)
-        self.resize(1200, 800)
-        self._tabs = QTabWidget()
-        for name in _VIEW_NAMES:
-            label = QLabel(f"{name} (coming soon)")
-            label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            self._tabs.addTab(label, name)
-        self.setCentralWidget(self._tabs)
+        self.setAcceptDrops(True)
+        self.resize(DEFAULT_SIZE)
+
+        self.sidebar = QListWidget()
+        self.sidebar.setObjectName("sidebar")
+        self.sidebar.setIconSize(QSize(22, 22))
+        self.sidebar.setFixedWidth(190)
+        self.sidebar.setSpacing(2)
+        self.sidebar.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.sidebar.setStyleSheet(
+            "QListWidget#sidebar { font-size: 11pt; } QListWidget#sidebar::item { padding: 8px 4px; }"
+        )
+        self.stack = QStackedWidget()
+
+        self.views: dict[str, QWidget] = {}
+        icons = [
+            QStyle.StandardPixmap.SP_MediaSeekForward,
+            QStyle.StandardPixmap.SP_FileDialogDetailedView,
+            QStyle.StandardPixmap.SP_BrowserReload,
+            QStyle.StandardPixmap.SP_DialogApplyButton,
+        ]
+        for (title, cls, reason), icon in zip(_view_classes(), icons, strict=True):
+            view = cls(self.settings, self) if cls is not None else UnavailableView(title, reason)
+            self.views[title] = view
+            self.stack.addWidget(view)
+            item = QListWidgetItem(self.style().standardIcon(icon), title)
+            item.setToolTip(f"{title} ({'Ctrl+' + str(len(self.views))})")
+            self.sidebar.addItem(item)
+            status_signal = getattr(view, "status_changed", None)
+            if status_signal is not None:
+                status_signal.connect(self._on_view_status)
+        self._connect_views()
+
+        central = QWidget()
+        row = QHBoxLayout(central)
+        row.setContentsMargins(4, 4, 4, 0)
+        row.addWidget(self.sidebar)
+        row.addWidget(self.stack, stretch=1)
+        self.setCentralWidget(central)
+
+        self._build_status_bar()
+        self._build_menus()
+        self.sidebar.currentRowChanged.connect(self._on_sidebar_row_changed)
+        self._restore_settings()
+
+    # --- public API -----------------------------------------------------------------------------
 
     def view_names(self) -> list[str]:
-        return list(_VIEW_NAMES)
+        return list(self.views)
+
+    def view(self, name: str) -> QWidget:
+        if name not in self.views:
+            raise ValueError(f"There is no view called '{name}'. Views: {', '.join(self.views)}.")
+        return self.views[name]
 
     def show_view(self, name: str) -> None:
-        if name not in _VIEW_NAMES:
-            raise ValueError(f"There is no view called '{name}'. Views: {', '.join(_VIEW_NAMES)}.")
-        self._tabs.setCurrentIndex(_VIEW_NAMES.index(name))
+        self.view(name)
+        self.sidebar.setCurrentRow(list(self.views).index(name))
+
+    def current_view_name(self) -> str:
+        return list(self.views)[self.stack.currentIndex()]
+
+    def open_path(self, path: str | Path) -> None:
+        """Open a dropped or chosen file: checkpoints go to Generate, anything else to Forward process."""
+        path = Path(path)
+        if path.suffix.lower() in CHECKPOINT_SUFFIXES:
+            generate = self.views.get("Generate")
+            if generate is None or not hasattr(generate, "open_checkpoint"):
+                QMessageBox.warning(self, "Cannot open checkpoint", "The Generate view is not available in this build.")
+                return
+            self.show_view("Generate")
+            generate.open_checkpoint(str(path))
+            self.settings.setValue("main/last_checkpoint_dir", str(path.parent))
+        else:
+            self.show_view("Forward process")
+            if self.views["Forward process"].open_image(str(path)):
+                self.settings.setValue("main/last_image_dir", str(path.parent))
+
+    # --- construction helpers -------------------------------------------------------------------
+
+    def _connect_views(self) -> None:
+        train, generate = self.views.get("Train"), self.views.get("Generate")
+        signal = getattr(train, "model_trained", None)
+        if signal is not None and hasattr(generate, "add_model"):
+            signal.connect(generate.add_model)
+
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.dataset_label = QLabel()
+        self.model_label = QLabel()
+        self.device_label = QLabel(self._device_text())
+        for label in (self.dataset_label, self.model_label, self.device_label):
+            label.setContentsMargins(8, 0, 8, 0)
+            bar.addPermanentWidget(label)
+
+    @staticmethod
+    def _device_text() -> str:
+        try:
+            from core.device import describe_device, select_device
+
+            return f"Device: {describe_device(select_device('auto'))}"
+        except Exception as error:  # the status bar must never stop the window from opening
+            log.warning("Could not describe the device: %s", error)
+            return "Device: CPU"
+
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        self._add_action(file_menu, "Open &image…", QKeySequence.StandardKey.Open, self._on_open_image)
+        self._add_action(file_menu, "Open &checkpoint…", QKeySequence("Ctrl+Shift+O"), self._on_open_checkpoint)
+        file_menu.addSeparator()
+        self.export_menu = file_menu.addMenu("&Export")
+        self.export_menu.aboutToShow.connect(self._on_export_menu_about_to_show)
+        self.export_action = self.export_menu.menuAction()
+        export_shortcut = QAction("Export…", self)  # Ctrl+E opens the same menu where the window is
+        export_shortcut.setShortcut(QKeySequence("Ctrl+E"))
+        export_shortcut.triggered.connect(self._on_export)
+        self.addAction(export_shortcut)
+        file_menu.addSeparator()
+        self._add_action(file_menu, "&Quit", QKeySequence("Ctrl+Q"), self.close)
+
+        view_menu = self.menuBar().addMenu("&View")
+        self.view_actions: list[QAction] = []
+        for i, name in enumerate(self.views):
+            action = self._add_action(view_menu, name, QKeySequence(f"Ctrl+{i + 1}"), self._on_view_action)
+            action.setData(name)
+            self.view_actions.append(action)
+
+        help_menu = self.menuBar().addMenu("&Help")
+        self._add_action(help_menu, "&Keyboard shortcuts", QKeySequence("F1"), self._on_shortcuts)
+        self._add_action(help_menu, f"&About {APP_NAME}", None, self._on_about)
+
+    def _add_action(self, menu: QMenu, text: str, shortcut, slot) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(shortcut)
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        return action
+
+    # --- settings -------------------------------------------------------------------------------
+
+    def _restore_settings(self) -> None:
+        geometry = self.settings.value("main/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        state = self.settings.value("main/state")
+        if state is not None:
+            self.restoreState(state)
+        last = str(self.settings.value("main/last_view", "Forward process"))
+        self.show_view(last if last in self.views else "Forward process")
+
+    def _save_settings(self) -> None:
+        self.settings.setValue("main/geometry", self.saveGeometry())
+        self.settings.setValue("main/state", self.saveState())
+        self.settings.setValue("main/last_view", self.current_view_name())
+        self.settings.sync()
+
+    # --- events ---------------------------------------------------------------------------------
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+        for name, view in self.views.items():
+            shutdown = getattr(view, "shutdown", None)
+            if shutdown is None:
+                continue
+            try:
+                ok = shutdown()
+            except Exception:  # a broken view must not keep the window open forever
+                log.exception("The %s view failed to shut down", name)
+                ok = True
+            if ok is False:
+                self.show_view(name)
+                event.ignore()
+                return
+        self._save_settings()
+        event.accept()
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt override
+        if event.mimeData().hasUrls() and any(url.isLocalFile() for url in event.mimeData().urls()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt override
+        files = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
+        if not files:
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        self.open_path(files[0])
+
+    # --- handlers -------------------------------------------------------------------------------
+
+    @Slot(int)
+    def _on_sidebar_row_changed(self, row: int) -> None:
+        if row < 0:
+            return
+        self.stack.setCurrentIndex(row)
+        view = self.stack.currentWidget()
+        on_shown = getattr(view, "on_shown", None)
+        if on_shown is not None:
+            on_shown()
+        self._refresh_status_labels()
+        self.export_action.setEnabled(bool(self._export_actions()))
+
+    @Slot(str)
+    def _on_view_status(self, text: str) -> None:
+        if self.sender() is self.stack.currentWidget():
+            self.statusBar().showMessage(text, 8000)
+        self._refresh_status_labels()
+
+    def _refresh_status_labels(self) -> None:
+        dataset = model = ""
+        for view in self.views.values():
+            dataset = dataset or _call_text(view, "dataset_name")
+            model = model or _call_text(view, "model_name")
+        current = self.stack.currentWidget()
+        dataset = _call_text(current, "dataset_name") or dataset
+        model = _call_text(current, "model_name") or model
+        self.dataset_label.setText(f"Data: {dataset}" if dataset else "")
+        self.model_label.setText(f"Model: {model}" if model else "Model: none loaded")
+
+    @Slot()
+    def _on_view_action(self) -> None:
+        self.show_view(self.sender().data())
+
+    @Slot()
+    def _on_open_image(self) -> None:
+        folder = str(self.settings.value("main/last_image_dir", str(Path.home())))
+        from desktop_app.views.forward_view import IMAGE_FILE_FILTER
+
+        path, _ = QFileDialog.getOpenFileName(self, "Open an image as x₀", folder, IMAGE_FILE_FILTER)
+        if path:
+            self.show_view("Forward process")
+            if self.views["Forward process"].open_image(path):
+                self.settings.setValue("main/last_image_dir", str(Path(path).parent))
+
+    @Slot()
+    def _on_open_checkpoint(self) -> None:
+        folder = str(self.settings.value("main/last_checkpoint_dir", _default_checkpoint_dir()))
+        path, _ = QFileDialog.getOpenFileName(self, "Open a checkpoint", folder, CHECKPOINT_FILTER)
+        if path:
+            self.open_path(path)
+
+    def _export_actions(self) -> list:
+        provider = getattr(self.stack.currentWidget(), "export_actions", None)
+        return list(provider()) if provider is not None else []
+
+    @Slot()
+    def _on_export_menu_about_to_show(self) -> None:
+        self.export_menu.clear()
+        actions = self._export_actions()
+        if not actions:
+            self.export_menu.addAction("Nothing to export in this view").setEnabled(False)
+        for export_action in actions:
+            action = self.export_menu.addAction(export_action.label)
+            action.triggered.connect(lambda _checked=False, e=export_action: self.run_export(e))
+
+    @Slot()
+    def _on_export(self) -> None:
+        actions = self._export_actions()
+        if not actions:
+            QMessageBox.information(self, "Export", "This view has nothing to export yet.")
+            return
+        self.export_menu.exec(self.mapToGlobal(self.rect().center()))
+
+    def run_export(self, export_action, path: str | Path | None = None) -> Path | None:
+        """Ask where to save (unless ``path`` is given), write the file, report success or the error."""
+        if path is None:
+            folder = Path(str(self.settings.value("main/last_export_dir", _default_export_dir())))
+            chosen, _ = QFileDialog.getSaveFileName(
+                self,
+                export_action.label.rstrip("…"),
+                str(folder / export_action.default_name),
+                export_action.file_filter,
+            )
+            if not chosen:
+                return None
+            path = chosen
+        path = Path(path)
+        if not path.suffix:
+            path = path.with_suffix(Path(export_action.default_name).suffix)
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        try:
+            written = export_action.write(path)
+        except (OSError, ValueError) as error:
+            QApplication.restoreOverrideCursor()
+            QMessageBox.warning(self, "Export failed", f"Could not write {path.name}:\n{error}")
+            return None
+        QApplication.restoreOverrideCursor()
+        self.settings.setValue("main/last_export_dir", str(path.parent))
+        self.statusBar().showMessage(f"Saved {written}", 8000)
+        return written
+
+    @Slot()
+    def _on_shortcuts(self) -> None:
+        QMessageBox.information(self, "Keyboard shortcuts", SHORTCUTS_HELP)
+
+    @Slot()
+    def _on_about(self) -> None:
+        QMessageBox.about(self, f"About {APP_NAME}", ABOUT_TEXT)
+
+
+def _call_text(view: QWidget, method: str) -> str:
+    fn = getattr(view, method, None)
+    try:
+        return str(fn() or "") if fn is not None else ""
+    except Exception:  # a status line is never worth an error dialog
+        return ""
+
+
+def _default_export_dir() -> str:
+    try:
+        from desktop_app.paths import exports_dir
+
+        return str(exports_dir())
+    except OSError:
+        return str(Path.home())
+
+
+def _default_checkpoint_dir() -> str:
+    try:
+        from desktop_app.paths import checkpoints_dir
+
+        return str(checkpoints_dir())
+    except OSError:
+        return str(Path.home())

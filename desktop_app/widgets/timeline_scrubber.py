@@ -158,6 +158,9 @@ class TimelineScrubber(QWidget):
         self._label_fn = fn
         self._label.setVisible(fn is not None)
         self._sync_spin_and_label()
+        if fn is not None:  # a fixed width: a label that may resize relayouts its window on every step
+            widest = max((fn(v) for v in (self.minimum(), self.maximum())), key=len)
+            self._label.setFixedWidth(self._label.fontMetrics().horizontalAdvance(widest + "00") + 8)
 
     def labelText(self) -> str:  # noqa: N802 - Qt naming
         return self._label.text()

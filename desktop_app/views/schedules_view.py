@@ -1,0 +1,485 @@
+"""The Schedules view: two to four noise schedules side by side, on the same image and the same noise.
+
+Each column is one schedule (kind, T, β range; ``core.schedules.make_schedule``) showing
+x_t = √ᾱ_t x_0 + √(1−ᾱ_t) ε (DDPM eq. 4) with the same x_0 and the same ε in every column. The
+scrubber moves column 1's timestep t₁; the other columns follow either at the same fraction of the
+way, t/T (equal t when the T agree), or — with "align by equal SNR" — at the timestep whose
+signal-to-noise ratio ᾱ/(1−ᾱ) matches column 1's (``core.schedules.timestep_of_equal_snr``). Aligned
+by SNR, all columns look equally noisy: what differs between schedules is *when* each noise level
+is reached, which the curves below show (Nichol & Dhariwal 2021, fig. 5; Kingma et al. 2021, VDM).
+
+The plots show β_t, ᾱ_t and log-SNR against t/T (so schedules with different T compare), one
+colour per column, with a cursor synced to the scrubber and a dot where each column is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyqtgraph as pg
+import torch
+from PySide6.QtCore import QSettings, Qt, Signal, Slot
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.schedules import (
+    MAX_TIMESTEPS,
+    MIN_TIMESTEPS,
+    SCHEDULE_KINDS,
+    NoiseSchedule,
+    make_schedule,
+    timestep_of_equal_snr,
+)
+from desktop_app import export
+from desktop_app.widgets.image_panel import GridBuffer, ImagePanel
+from desktop_app.widgets.timeline_scrubber import TimelineScrubber
+
+MIN_COLUMNS, MAX_COLUMNS = 2, 4
+COLUMN_COLOURS = ["#4e9de6", "#f0a830", "#5cc08a", "#e06c9f"]  # one per column, in plots and headers
+DEFAULT_COLUMNS = [("linear", 1000, 1e-4, 0.02), ("cosine", 1000, 1e-4, 0.02)]
+EXTRA_COLUMNS = [("sigmoid", 1000, 1e-4, 0.02), ("quadratic", 1000, 1e-4, 0.02)]
+SOURCES = ("Fashion-MNIST", "Coloured shapes")
+NUM_IMAGES = 4
+
+
+@dataclass
+class ColumnSettings:
+    kind: str
+    T: int
+    beta_start: float
+    beta_end: float
+
+    def make(self) -> NoiseSchedule:
+        if self.kind == "cosine":
+            return make_schedule("cosine", self.T)
+        return make_schedule(self.kind, self.T, self.beta_start, self.beta_end)
+
+
+class ScheduleColumn(QFrame):
+    """One schedule: its settings on top, x_t below, and the t and SNR it is shown at."""
+
+    changed = Signal()
+    remove_requested = Signal()
+
+    def __init__(self, index: int, settings: ColumnSettings, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.colour = COLUMN_COLOURS[index]
+        self.header = QLabel()
+        self.header.setTextFormat(Qt.TextFormat.RichText)
+        self.remove_button = QToolButton()
+        self.remove_button.setText("✕")
+        self.remove_button.setToolTip("Remove this schedule")
+        self.remove_button.setAutoRaise(True)
+
+        self.kind_combo = QComboBox()
+        self.kind_combo.addItems(list(SCHEDULE_KINDS))
+        self.kind_combo.setCurrentText(settings.kind)
+        self.T_spin = QSpinBox()
+        self.T_spin.setRange(MIN_TIMESTEPS, MAX_TIMESTEPS)
+        self.T_spin.setValue(settings.T)
+        self.T_spin.setKeyboardTracking(False)
+        self.beta_start_spin = self._beta_spin(settings.beta_start)
+        self.beta_end_spin = self._beta_spin(settings.beta_end)
+
+        form = QFormLayout()
+        form.setContentsMargins(0, 0, 0, 0)
+        form.setVerticalSpacing(2)
+        form.addRow("kind", self.kind_combo)
+        form.addRow("T", self.T_spin)
+        betas = QHBoxLayout()
+        betas.addWidget(self.beta_start_spin)
+        betas.addWidget(QLabel("→"))
+        betas.addWidget(self.beta_end_spin)
+        form.addRow("β", betas)
+
+        self.panel = ImagePanel()
+        self.position_label = QLabel()
+        self.position_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+
+        top = QHBoxLayout()
+        top.addWidget(self.header, stretch=1)
+        top.addWidget(self.remove_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 4, 6, 4)
+        layout.addLayout(top)
+        layout.addLayout(form)
+        layout.addWidget(self.panel, stretch=1)
+        layout.addWidget(self.position_label)
+
+        self.schedule = settings.make()
+        self.t = 0
+        self._update_header(index)
+        self._update_beta_enabled()
+        self.kind_combo.currentIndexChanged.connect(self._on_settings_changed)
+        self.T_spin.valueChanged.connect(self._on_settings_changed)
+        self.beta_start_spin.valueChanged.connect(self._on_settings_changed)
+        self.beta_end_spin.valueChanged.connect(self._on_settings_changed)
+        self.remove_button.clicked.connect(self.remove_requested)
+
+    @staticmethod
+    def _beta_spin(value: float) -> QDoubleSpinBox:
+        spin = QDoubleSpinBox()
+        spin.setDecimals(5)
+        spin.setRange(1e-5, 0.999)
+        spin.setSingleStep(1e-4)
+        spin.setValue(value)
+        spin.setKeyboardTracking(False)
+        return spin
+
+    def settings(self) -> ColumnSettings:
+        return ColumnSettings(
+            self.kind_combo.currentText(), self.T_spin.value(), self.beta_start_spin.value(), self.beta_end_spin.value()
+        )
+
+    def set_index(self, index: int) -> None:
+        self.colour = COLUMN_COLOURS[index]
+        self._update_header(index)
+
+    def _update_header(self, index: int) -> None:
+        self.header.setText(f"<b><span style='color:{self.colour}'>■</span> Schedule {index + 1}</b>")
+
+    def _update_beta_enabled(self) -> None:
+        cosine = self.kind_combo.currentText() == "cosine"
+        for spin in (self.beta_start_spin, self.beta_end_spin):
+            spin.setEnabled(not cosine)
+            spin.setToolTip("The cosine schedule is defined by ᾱ_t, not by a β range" if cosine else "")
+
+    @Slot()
+    def _on_settings_changed(self) -> None:
+        self._update_beta_enabled()
+        try:
+            schedule = self.settings().make()
+        except ValueError as error:  # e.g. β_end < β_start: keep the old schedule and say why
+            self.position_label.setText(f"<span style='color:#c03030'>{error}</span>")
+            return
+        self.schedule = schedule
+        self.changed.emit()
+
+
+class SchedulesView(QWidget):
+    """Compare 2–4 noise schedules on the same image and noise, by equal t/T or by equal SNR."""
+
+    title = "Schedules"
+    status_changed = Signal(str)
+
+    def __init__(self, settings: QSettings, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.settings = settings
+        self.columns: list[ScheduleColumn] = []
+        self._x0: np.ndarray | None = None
+        self._build_ui()
+        self._load_image()
+        for column_settings in self._restored_columns():
+            self._add_column(column_settings)
+        self._on_schedules_changed()
+
+    # --- UI -------------------------------------------------------------------------------------
+
+    def _build_ui(self) -> None:
+        self.source_combo = QComboBox()
+        self.source_combo.addItems(list(SOURCES))
+        self.source_combo.setCurrentText(str(self.settings.value("schedules/source", SOURCES[0])))
+        self.seed_spin = QSpinBox()
+        self.seed_spin.setRange(0, 2**31 - 1)
+        self.seed_spin.setPrefix("seed ")
+        self.seed_spin.setValue(int(self.settings.value("schedules/seed", 0)))
+        self.add_button = QPushButton("+ Add schedule")
+        self.add_button.setToolTip(f"Compare up to {MAX_COLUMNS} schedules")
+        self.align_check = QCheckBox("Align by equal SNR")
+        self.align_check.setToolTip(
+            "Show every column at the timestep where its signal-to-noise ratio ᾱ/(1−ᾱ) equals column 1's,\n"
+            "instead of at the same fraction t/T of its timeline"
+        )
+        self.align_check.setChecked(self.settings.value("schedules/align_snr", False, type=bool))
+
+        controls = QHBoxLayout()
+        controls.addWidget(QLabel("Image:"))
+        controls.addWidget(self.source_combo)
+        controls.addWidget(self.seed_spin)
+        controls.addSpacing(16)
+        controls.addWidget(self.align_check)
+        controls.addStretch(1)
+        controls.addWidget(self.add_button)
+
+        self.columns_row = QHBoxLayout()
+        self.columns_row.setSpacing(6)
+
+        self.scrubber = TimelineScrubber()
+        self.scrubber.setLabelFunction(self._scrubber_label)
+        self.scrubber_caption = QLabel("Timestep of schedule 1:")
+
+        self.plots: dict[str, pg.PlotWidget] = {}
+        self.cursors: list[pg.InfiniteLine] = []
+        self.curves: dict[str, list[pg.PlotDataItem]] = {}
+        self.markers: dict[str, pg.ScatterPlotItem] = {}
+        plots_row = QHBoxLayout()
+        for key, title, log_y in [
+            ("beta", "β_t", True),
+            ("alpha_bar", "ᾱ_t", False),
+            ("log_snr", "log SNR = log(ᾱ/(1−ᾱ))", False),
+        ]:
+            plot = pg.PlotWidget(title=title)
+            plot.setMenuEnabled(False)
+            plot.showGrid(x=True, y=True, alpha=0.2)
+            plot.setLabel("bottom", "t / T")
+            plot.setLogMode(x=False, y=log_y)
+            plot.getAxis("left").enableAutoSIPrefix(False)
+            plot.setXRange(0, 1, padding=0.01)
+            if key == "alpha_bar":
+                plot.addLegend(offset=(-6, 6), labelTextSize="8pt")
+            cursor = pg.InfiniteLine(
+                angle=90, movable=True, pen=pg.mkPen("#dddddd", width=1, style=Qt.PenStyle.DashLine)
+            )
+            cursor.sigDragged.connect(self._on_cursor_dragged)
+            plot.addItem(cursor)
+            marker = pg.ScatterPlotItem(size=9, pen=pg.mkPen("w"))
+            plot.addItem(marker)
+            self.plots[key] = plot
+            self.cursors.append(cursor)
+            self.markers[key] = marker
+            self.curves[key] = []
+            plots_row.addWidget(plot)
+
+        scrub_row = QHBoxLayout()
+        scrub_row.addWidget(self.scrubber_caption)
+        scrub_row.addWidget(self.scrubber, stretch=1)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(controls)
+        layout.addLayout(self.columns_row, stretch=5)
+        layout.addLayout(scrub_row)
+        layout.addLayout(plots_row, stretch=3)
+
+        self.source_combo.currentIndexChanged.connect(self._on_image_changed)
+        self.seed_spin.valueChanged.connect(self._on_image_changed)
+        self.add_button.clicked.connect(self._on_add_clicked)
+        self.align_check.toggled.connect(self._on_align_toggled)
+        self.scrubber.valueChanged.connect(self._on_t_changed)
+
+    def _restored_columns(self) -> list[ColumnSettings]:
+        saved = self.settings.value("schedules/columns")
+        columns = []
+        if isinstance(saved, list):
+            for entry in saved:
+                try:
+                    kind, T, b0, b1 = str(entry).split(",")
+                    column = ColumnSettings(kind, int(T), float(b0), float(b1))
+                    column.make()
+                    columns.append(column)
+                except ValueError:
+                    continue
+        if not MIN_COLUMNS <= len(columns) <= MAX_COLUMNS:
+            columns = [ColumnSettings(*c) for c in DEFAULT_COLUMNS]
+        return columns
+
+    # --- public API -----------------------------------------------------------------------------
+
+    @property
+    def schedules(self) -> list[NoiseSchedule]:
+        return [c.schedule for c in self.columns]
+
+    def add_column(self) -> ScheduleColumn | None:
+        """Add a schedule column (up to four); returns it, or None when there are already four."""
+        if len(self.columns) >= MAX_COLUMNS:
+            return None
+        column = self._add_column(ColumnSettings(*EXTRA_COLUMNS[(len(self.columns) - 2) % len(EXTRA_COLUMNS)]))
+        self._on_schedules_changed()
+        return column
+
+    def remove_column(self, index: int) -> None:
+        if len(self.columns) <= MIN_COLUMNS:
+            return
+        column = self.columns.pop(index)
+        self.columns_row.removeWidget(column)
+        column.deleteLater()
+        for i, c in enumerate(self.columns):
+            c.set_index(i)
+        self._on_schedules_changed()
+
+    def set_align_by_snr(self, align: bool) -> None:
+        self.align_check.setChecked(align)
+
+    def column_timesteps(self) -> list[int]:
+        """The timestep each column shows for the scrubbed t₁ (equal t/T, or equal SNR when aligned)."""
+        t1 = self.scrubber.value()
+        first = self.columns[0].schedule
+        result = []
+        for column in self.columns:
+            s = column.schedule
+            if column is self.columns[0]:
+                result.append(t1)
+            elif self.align_check.isChecked():
+                result.append(timestep_of_equal_snr(t1, first, s))
+            else:
+                fraction = t1 / max(first.num_timesteps - 1, 1)
+                result.append(min(s.num_timesteps - 1, round(fraction * (s.num_timesteps - 1))))
+        return result
+
+    def dataset_name(self) -> str:
+        return f"{self.source_combo.currentText()} ×{NUM_IMAGES}"
+
+    def shutdown(self) -> bool:
+        s = self.settings
+        s.setValue("schedules/columns", [",".join(map(str, vars(c.settings()).values())) for c in self.columns])
+        s.setValue("schedules/source", self.source_combo.currentText())
+        s.setValue("schedules/seed", self.seed_spin.value())
+        s.setValue("schedules/align_snr", self.align_check.isChecked())
+        return True
+
+    # --- internals ------------------------------------------------------------------------------
+
+    def _add_column(self, column_settings: ColumnSettings) -> ScheduleColumn:
+        column = ScheduleColumn(len(self.columns), column_settings)
+        column.changed.connect(self._on_schedules_changed)
+        column.remove_requested.connect(self._on_remove_requested)
+        self.columns.append(column)
+        self.columns_row.addWidget(column, stretch=1)
+        return column
+
+    def _load_image(self) -> None:
+        if self.source_combo.currentText() == "Coloured shapes":
+            from core.datasets import make_shapes
+
+            x0 = make_shapes(NUM_IMAGES, seed=3, size=32).images
+        else:
+            from core.datasets import load_fashion_mnist
+
+            x0 = load_fashion_mnist("test", limit=NUM_IMAGES).images
+        generator = torch.Generator().manual_seed(self.seed_spin.value())
+        self._x0 = np.ascontiguousarray(x0.numpy())
+        self._eps = torch.randn(x0.shape, generator=generator).numpy()  # the same ε for every column
+        self._xt = np.empty_like(self._x0)
+        self._grid = GridBuffer(self._x0.shape, ncols=2)
+
+    def _render(self) -> None:
+        timesteps = self.column_timesteps()
+        for column, t in zip(self.columns, timesteps, strict=True):
+            s = column.schedule
+            column.panel.set_image(self._grid.fill(self._noised(s, t, out=self._xt)))
+            column.t = t
+            q = s.at(t)
+            column.position_label.setText(f"t = {t} of {s.num_timesteps}   ·   SNR = {q['snr_db']:+.1f} dB")
+        self._update_cursor(timesteps)
+
+    def _noised(self, schedule: NoiseSchedule, t: int, out: np.ndarray | None = None) -> np.ndarray:
+        """x_t = √ᾱ_t x_0 + √(1−ᾱ_t) ε (DDPM eq. 4) with this view's x_0 and ε, into ``out``."""
+        a, sigma = float(schedule.sqrt_alphas_cumprod[t]), float(schedule.sqrt_one_minus_alphas_cumprod[t])
+        out = np.empty_like(self._x0) if out is None else out
+        np.multiply(self._eps, sigma, out=out)
+        out += a * self._x0
+        return out
+
+    def _update_cursor(self, timesteps: list[int]) -> None:
+        first = self.columns[0].schedule
+        x = self.scrubber.value() / first.num_timesteps
+        for cursor in self.cursors:
+            cursor.blockSignals(True)
+            cursor.setValue(x)
+            cursor.blockSignals(False)
+        for key, marker in self.markers.items():
+            spots = []
+            for column, t in zip(self.columns, timesteps, strict=True):
+                y = self._curve_values(column.schedule, key)[t]
+                if key == "beta":
+                    y = np.log10(y)  # the β plot is in log mode: items take log10 coordinates
+                spots.append({"pos": (t / column.schedule.num_timesteps, y), "brush": pg.mkBrush(column.colour)})
+            marker.setData(spots)
+
+    @staticmethod
+    def _curve_values(schedule: NoiseSchedule, key: str) -> np.ndarray:
+        return {"beta": schedule.betas, "alpha_bar": schedule.alphas_cumprod, "log_snr": schedule.log_snr}[key].numpy()
+
+    def _rebuild_curves(self) -> None:
+        for key, plot in self.plots.items():
+            for item in self.curves[key]:
+                plot.removeItem(item)
+            self.curves[key] = []
+            for i, column in enumerate(self.columns):
+                s = column.schedule
+                x = np.arange(s.num_timesteps) / s.num_timesteps
+                name = f"{i + 1}: {s.label}" if key == "alpha_bar" else None
+                item = plot.plot(x, self._curve_values(s, key), pen=pg.mkPen(column.colour, width=2), name=name)
+                self.curves[key].append(item)
+            plot.enableAutoRange(axis="y")
+
+    def _scrubber_label(self, t: int) -> str:
+        if not self.columns:
+            return ""
+        return f"t/T = {t / self.columns[0].schedule.num_timesteps:.3f}"
+
+    # --- handlers -------------------------------------------------------------------------------
+
+    @Slot()
+    def _on_schedules_changed(self) -> None:
+        first = self.columns[0].schedule
+        self.scrubber.blockSignals(True)
+        old_fraction = self.scrubber.value() / max(self.scrubber.maximum(), 1) if self.scrubber.maximum() else 0.3
+        self.scrubber.setRange(0, first.num_timesteps - 1)
+        self.scrubber.setValue(round(old_fraction * (first.num_timesteps - 1)))
+        self.scrubber.blockSignals(False)
+        self.scrubber.setLabelFunction(self._scrubber_label)
+        self.add_button.setEnabled(len(self.columns) < MAX_COLUMNS)
+        for column in self.columns:
+            column.remove_button.setEnabled(len(self.columns) > MIN_COLUMNS)
+        self._rebuild_curves()
+        self._render()
+        self.status_changed.emit("Comparing " + ", ".join(s.label for s in self.schedules))
+
+    @Slot()
+    def _on_add_clicked(self) -> None:
+        self.add_column()
+
+    @Slot()
+    def _on_remove_requested(self) -> None:
+        column = self.sender()
+        if column in self.columns:
+            self.remove_column(self.columns.index(column))
+
+    @Slot(bool)
+    def _on_align_toggled(self, _checked: bool) -> None:
+        self._render()
+
+    @Slot(int)
+    def _on_t_changed(self, _t: int) -> None:
+        self._render()
+
+    @Slot()
+    def _on_image_changed(self) -> None:
+        self._load_image()
+        self._render()
+
+    @Slot(object)
+    def _on_cursor_dragged(self, cursor: pg.InfiniteLine) -> None:
+        T = self.columns[0].schedule.num_timesteps
+        self.scrubber.setValue(round(float(cursor.value()) * T))
+
+    # --- export ---------------------------------------------------------------------------------
+
+    def export_actions(self) -> list[export.ExportAction]:
+        def write_csv(path):
+            named = {f"{i + 1}: {s.label}": s for i, s in enumerate(self.schedules)}
+            return export.save_schedule_csv(path, named)
+
+        def write_png(path):
+            pictures = [export.grid_picture(self._noised(c.schedule, c.t), nrow=2) for c in self.columns]
+            captions = [f"{i + 1}: {c.schedule.kind}, t = {c.t}" for i, c in enumerate(self.columns)]
+            return export.save_strip_png(path, pictures, captions)
+
+        return [
+            export.ExportAction("CSV of the schedule curves…", export.CSV_FILTER, "schedules.csv", write_csv),
+            export.ExportAction("PNG of the columns side by side…", export.PNG_FILTER, "schedules.png", write_png),
+        ]
