@@ -1,0 +1,550 @@
+"""Training a denoiser: one generator that the CLI, the tests and the desktop app all drive.
+
+``train(config)`` yields typed events (step, loss, loss per timestep bucket, preview samples,
+checkpoint saved, finished), so the caller decides how to show progress. Pausing, stopping and
+"save now" are flags on a ``TrainingControl`` that the loop checks between steps (cooperative:
+nothing is ever interrupted in the middle of an optimizer step).
+
+The objective is DDPM's simplified loss (Ho et al. 2020, eq. 14) for ε-, x_0- or v-prediction,
+optionally weighted by min-SNR-γ (Hang et al. 2023, "Efficient Diffusion Training via Min-SNR
+Weighting"), with AdamW, linear warm-up, optional cosine decay, gradient clipping, and an
+exponential moving average of the weights (the EMA weights are what gets sampled and saved).
+Class-conditional models see their label replaced by "no class" with probability
+``label_dropout``, so the same network supports classifier-free guidance (Ho & Salimans 2022).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F  # noqa: N812
+
+from core.checkpoints import load_checkpoint, save_checkpoint
+from core.datasets import ImageDataset, MinibatchSampler, get_dataset
+from core.denoisers import build_denoiser, count_parameters, denoiser_config
+from core.device import autocast_context, describe_device, select_device, set_threads
+from core.forward_process import q_sample
+from core.guidance import ClassifierFreeGuidance
+from core.prediction import PREDICTION_TYPES, training_target
+from core.samplers import sample_ddim
+from core.schedules import SCHEDULE_KINDS, NoiseSchedule, make_schedule
+
+LOSS_WEIGHTINGS = ("none", "min_snr")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+NUM_TIMESTEP_BUCKETS = 10
+
+
+class TrainingError(RuntimeError):
+    """Training cannot go on; the message says why and what to change."""
+
+
+class TrainingDiverged(TrainingError):
+    """The loss became NaN or infinite."""
+
+
+@dataclass
+class TrainConfig:
+    """Every setting of a training run. Defaults train a 2-D toy in seconds and work on a CPU."""
+
+    dataset: str = "toy:swiss_roll"  # a core.datasets.get_dataset spec: fashion_mnist, shapes, toy:<name>, folder:<path>…
+    dataset_options: dict = field(default_factory=dict)  # extra keyword arguments for the dataset loader
+    model: str = "auto"  # "auto" (U-Net "small" for images, MLP for points), a U-Net preset, or "mlp"
+    model_options: dict = field(default_factory=dict)  # overrides of the model config (e.g. base_channels)
+    schedule: str = "cosine"  # noise schedule kind (core.schedules.SCHEDULE_KINDS)
+    num_timesteps: int = 1000  # T
+    beta_start: float | None = None  # β range for linear / quadratic / sigmoid schedules (None: 1e-4)
+    beta_end: float | None = None  # (None: 0.02)
+    prediction_type: str = "eps"  # what the network learns to output: "eps", "x0" or "v"
+    loss_weighting: str = "none"  # "none" (DDPM's L_simple) or "min_snr" (γ = 5)
+    class_conditional: bool = True  # condition on the dataset's labels when it has them
+    label_dropout: float = 0.1  # probability of training with "no class" (enables guidance)
+    learning_rate: float = 1e-3  # peak AdamW learning rate
+    warmup_steps: int = 100  # linear warm-up from 0 to the peak learning rate
+    lr_decay: str = "cosine"  # "cosine" (to 10% at the last step) or "constant"
+    weight_decay: float = 0.0  # AdamW weight decay
+    batch_size: int = 128  # examples per step
+    steps: int = 2000  # optimizer steps in total (a resumed run continues up to this number)
+    time_budget_s: float | None = None  # stop after this much training time; the learning rate decays by time too
+    ema_decay: float = 0.999  # EMA decay; warmed up as min(decay, (1 + step)/(10 + step))
+    grad_clip: float = 1.0  # clip the global gradient norm to this (0 disables)
+    precision: str = "auto"  # "auto", "fp32", "bf16" (autocast) or "fp16" (CUDA with a grad scaler)
+    device: str = "auto"  # "auto" (CUDA, then Apple MPS, then CPU), "cpu", "cuda" or "mps"
+    threads: int | None = None  # CPU threads for torch (None: leave torch's default)
+    seed: int = 0  # makes a CPU run bit-for-bit reproducible
+    log_every: int = 1  # yield a StepEvent every this many steps
+    preview_every: int = 250  # sample a preview from the EMA weights every this many steps (0: never)
+    preview_count: int = 16  # images (or 2-D points ×64) in a preview
+    preview_steps: int = 20  # DDIM steps of a preview
+    preview_guidance: float = 2.0  # guidance scale of previews of conditional models
+    checkpoint_every: int = 0  # autosave every this many steps when a checkpoint path is set (0: only at the end)
+    checkpoint_path: str | None = None  # where autosaves and the final checkpoint go
+    recipe: str = ""  # free text stored in the checkpoint: how this run was launched
+
+    def __post_init__(self):
+        if self.schedule not in SCHEDULE_KINDS:
+            raise ValueError(f"Unknown schedule '{self.schedule}'. Choose one of: {', '.join(SCHEDULE_KINDS)}.")
+        if self.prediction_type not in PREDICTION_TYPES:
+            raise ValueError(f"The objective must be one of {', '.join(PREDICTION_TYPES)}, not '{self.prediction_type}'.")
+        if self.loss_weighting not in LOSS_WEIGHTINGS:
+            raise ValueError(f"Loss weighting must be one of {', '.join(LOSS_WEIGHTINGS)}.")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"Precision must be one of {', '.join(PRECISIONS)}.")
+        if self.lr_decay not in ("cosine", "constant"):
+            raise ValueError("The learning-rate decay must be 'cosine' or 'constant'.")
+        for name in ("batch_size", "steps", "log_every"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name.replace('_', ' ')} must be at least 1.")
+        if self.time_budget_s is not None and float(self.time_budget_s) <= 0:
+            raise ValueError("The time budget must be a positive number of seconds.")
+        if not 0 < float(self.learning_rate) < 1:
+            raise ValueError(f"The learning rate should be a small positive number such as 1e-3, not {self.learning_rate}.")
+        if not 0 <= float(self.ema_decay) < 1:
+            raise ValueError("The EMA decay must lie in [0, 1), for example 0.999.")
+        if not 0 <= float(self.label_dropout) < 1:
+            raise ValueError("Label dropout is a probability in [0, 1).")
+        if self.warmup_steps < 0 or self.preview_every < 0 or self.checkpoint_every < 0 or self.grad_clip < 0:
+            raise ValueError("Warm-up, preview, checkpoint intervals and gradient clipping cannot be negative.")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TrainConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"Unknown training settings: {', '.join(sorted(unknown))}.")
+        return cls(**d)
+
+
+class TrainingControl:
+    """Thread-safe flags the GUI (or a signal handler) sets and the training loop reads between steps."""
+
+    def __init__(self):
+        self._running = threading.Event()
+        self._running.set()
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._save_requests: list[str] = []
+
+    def pause(self):
+        self._running.clear()
+
+    def resume(self):
+        self._running.set()
+
+    def stop(self):
+        self._stop.set()
+        self._running.set()  # wake a paused loop so it can finish
+
+    def request_save(self, path):
+        with self._lock:
+            self._save_requests.append(str(path))
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
+    def wait_while_paused(self, timeout: float = 0.1) -> None:
+        self._running.wait(timeout)
+
+    def take_save_requests(self) -> list[str]:
+        with self._lock:
+            requests, self._save_requests = self._save_requests, []
+        return requests
+
+
+# --- events --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Started:
+    config: TrainConfig
+    num_parameters: int
+    device: str
+    dataset_name: str
+    dataset_size: int
+    class_names: list[str]
+    image_shape: tuple[int, ...]  # (C, H, W) for images, (2,) for points
+    start_step: int
+
+
+@dataclass
+class StepEvent:
+    step: int
+    total_steps: int
+    loss: float
+    grad_norm: float
+    lr: float
+    images_per_s: float
+    elapsed_s: float
+
+
+@dataclass
+class TimestepLosses:
+    step: int
+    bucket_edges: list[int]  # NUM_TIMESTEP_BUCKETS + 1 timestep boundaries
+    losses: list[float]  # mean loss in each bucket since the last event (NaN where no sample fell)
+
+
+@dataclass
+class Preview:
+    step: int
+    images: np.ndarray  # (N, C, H, W) in [−1, 1] for images, (N, 2) for points
+    labels: np.ndarray | None
+
+
+@dataclass
+class CheckpointSaved:
+    step: int
+    path: str
+    reason: str  # "autosave", "requested" or "final"
+
+
+@dataclass
+class Paused:
+    step: int
+
+
+@dataclass
+class Resumed:
+    step: int
+
+
+@dataclass
+class Finished:
+    step: int
+    reason: str  # "completed" or "stopped"
+    elapsed_s: float
+    model: torch.nn.Module  # the EMA weights, on the CPU, in eval mode
+    schedule: NoiseSchedule
+    metadata: dict
+    checkpoint_path: str | None
+
+
+TrainEvent = Started | StepEvent | TimestepLosses | Preview | CheckpointSaved | Paused | Resumed | Finished
+
+
+# --- pieces ---------------------------------------------------------------------------------------
+
+
+def build_schedule(config: TrainConfig) -> NoiseSchedule:
+    return make_schedule(config.schedule, config.num_timesteps, config.beta_start, config.beta_end)
+
+
+def load_training_data(config: TrainConfig):
+    return get_dataset(config.dataset, **config.dataset_options)
+
+
+def model_config_for(config: TrainConfig, data) -> dict:
+    """The denoiser config for this dataset: U-Net for images, MLP for 2-D points."""
+    is_image = isinstance(data, ImageDataset)
+    num_classes = len(data.class_names) if (config.class_conditional and data.labels is not None) else 0
+    name = config.model
+    if name == "auto":
+        name = "small" if is_image else "mlp"
+    if is_image:
+        if name == "mlp":
+            raise ValueError("The MLP denoiser is for 2-D points; pick a U-Net preset (tiny, small, base) for images.")
+        from core.unet import preset_config
+
+        cfg = preset_config(name, in_channels=data.channels, image_size=data.image_size, num_classes=num_classes,
+                            prediction_type=config.prediction_type, **config.model_options)
+        return {"arch": "unet", **cfg.to_dict()}
+    if name != "mlp":
+        raise ValueError(f"'{name}' is an image network; 2-D point data trains with the 'mlp' model.")
+    from core.mlp import MLPConfig
+
+    cfg = MLPConfig(num_classes=num_classes, prediction_type=config.prediction_type, **config.model_options)
+    return {"arch": "mlp", **cfg.to_dict()}
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    if precision != "auto":
+        if precision == "fp16" and device.type != "cuda":
+            raise ValueError("fp16 training needs a CUDA GPU; on this device use fp32 or bf16.")
+        return precision
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    return "fp32"  # on the reference CPU, fp32 measured fastest (see core/unet.py)
+
+
+def learning_rate_at(config: TrainConfig, step: int, elapsed_s: float = 0.0) -> float:
+    """Linear warm-up, then constant or cosine decay to 10% of the peak at the end of the run.
+
+    With a time budget, "the end" is whichever comes first: the last step or the last second.
+    """
+    if config.warmup_steps and step < config.warmup_steps:
+        return config.learning_rate * (step + 1) / config.warmup_steps
+    if config.lr_decay == "constant":
+        return config.learning_rate
+    span = max(1, config.steps - config.warmup_steps)
+    progress = min(1.0, (step - config.warmup_steps) / span)
+    if config.time_budget_s:
+        progress = max(progress, min(1.0, elapsed_s / config.time_budget_s))
+    return config.learning_rate * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def loss_weights(config: TrainConfig, schedule: NoiseSchedule, t: torch.Tensor) -> torch.Tensor | None:
+    """min-SNR-γ weights (Hang et al. 2023, eq. 10) expressed for each objective; None for uniform."""
+    if config.loss_weighting == "none":
+        return None
+    snr = schedule.snr.to(t.device)[t].float()
+    clipped = snr.clamp(max=5.0)
+    if config.prediction_type == "eps":
+        return clipped / snr
+    if config.prediction_type == "v":
+        return clipped / (snr + 1)
+    return clipped
+
+
+@torch.no_grad()
+def update_ema(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
+    for e, p in zip(ema.parameters(), model.parameters(), strict=True):
+        e.lerp_(p.detach(), 1.0 - decay)
+    for e, b in zip(ema.buffers(), model.buffers(), strict=True):
+        e.copy_(b)
+
+
+@torch.no_grad()
+def preview_samples(model, schedule, config: TrainConfig, noise: torch.Tensor, labels: torch.Tensor | None) -> np.ndarray:
+    """DDIM samples from fixed noise, so successive previews show the model improving."""
+    sampler_model = model
+    cond = None
+    if labels is not None:
+        sampler_model = ClassifierFreeGuidance(model, config.preview_guidance)
+        cond = {"class_labels": labels}
+    x = sample_ddim(sampler_model, noise, schedule, min(config.preview_steps, schedule.num_timesteps), cond=cond,
+                    clip_x0="clip" if noise.ndim == 4 else None)
+    return x.float().cpu().numpy()
+
+
+def _metadata(config: TrainConfig, data, device, step: int, elapsed: float, loss: float | None) -> dict:
+    shape = tuple(data.images.shape[1:]) if isinstance(data, ImageDataset) else (2,)
+    return {
+        "dataset": config.dataset,
+        "dataset_name": getattr(data, "name", config.dataset),
+        "class_names": list(data.class_names or []),
+        "image_shape": list(shape),
+        "prediction_type": config.prediction_type,
+        "step": step,
+        "wall_time_s": round(elapsed, 2),
+        "device": str(device),
+        "train_config": config.to_dict(),
+        "recipe": config.recipe,
+        "last_loss": loss,
+    }
+
+
+def _generator_state(g: torch.Generator) -> torch.Tensor:
+    return g.get_state().clone()
+
+
+# --- the loop -------------------------------------------------------------------------------------
+
+
+def train(
+    config: TrainConfig,
+    control: TrainingControl | None = None,
+    *,
+    resume_from: str | Path | None = None,
+    checkpoint_dir: str | Path | None = None,
+) -> Iterator[TrainEvent]:
+    """Train a denoiser, yielding events. See the module docstring.
+
+    ``resume_from`` continues a run saved with its training state: same weights, optimizer
+    moments, EMA, step, data order and random-number state, so an interrupted run ends exactly as
+    an uninterrupted one would (on the CPU). ``checkpoint_dir`` is where autosaves go when
+    ``config.checkpoint_path`` is not set.
+    """
+    control = control or TrainingControl()
+    resumed = None
+    if resume_from is not None:
+        resumed = load_checkpoint(resume_from, with_training_state=True)
+        if not resumed.training_state:
+            raise TrainingError(f"{Path(resume_from).name} holds only sampling weights, not a training state to resume.")
+        saved = TrainConfig.from_dict(resumed.metadata["train_config"])
+        # The run's identity comes from the checkpoint; only the length and bookkeeping may change.
+        keep = {"steps", "checkpoint_every", "checkpoint_path", "preview_every", "log_every", "threads", "device"}
+        config = dataclasses.replace(saved, **{k: getattr(config, k) for k in keep})
+
+    set_threads(config.threads)
+    device = select_device(config.device)
+    precision = resolve_precision(config.precision, device)
+    data = load_training_data(config)
+    schedule = build_schedule(config)
+    model_cfg = model_config_for(config, data)
+
+    torch.manual_seed(config.seed)
+    model = build_denoiser(model_cfg).to(device)
+    ema = copy.deepcopy(model).eval().requires_grad_(False)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    generator = torch.Generator().manual_seed(config.seed + 1)  # timesteps, noise and label dropout (CPU)
+    start_step, elapsed_before = 0, 0.0
+    if resumed is not None:
+        state = resumed.training_state
+        model.load_state_dict(state["online"])
+        ema.load_state_dict(resumed.model.state_dict())
+        optimizer.load_state_dict(state["optimizer"])
+        generator.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+        start_step = int(state["step"])
+        elapsed_before = float(state.get("elapsed_s", 0.0))
+    num_classes = int(model_cfg.get("num_classes", 0))
+    sampler = MinibatchSampler(data, config.batch_size, seed=config.seed, start_step=start_step)
+    scaler = torch.amp.GradScaler("cuda") if precision == "fp16" else None
+
+    # Fixed preview noise and labels, drawn from their own generator so previews never disturb training.
+    preview_gen = torch.Generator().manual_seed(config.seed + 2)
+    if isinstance(data, ImageDataset):
+        preview_noise = torch.randn((config.preview_count, *data.images.shape[1:]), generator=preview_gen)
+    else:
+        preview_noise = torch.randn((config.preview_count * 64, 2), generator=preview_gen)
+    preview_labels = (torch.arange(preview_noise.shape[0]) % num_classes) if num_classes else None
+
+    ckpt_path = config.checkpoint_path
+    if ckpt_path is None and checkpoint_dir is not None:
+        ckpt_path = str(Path(checkpoint_dir) / "autosave.safetensors")
+
+    yield Started(config, count_parameters(model), describe_device(device), getattr(data, "name", config.dataset),
+                  len(data), list(data.class_names or []), tuple(sampler.x.shape[1:]), start_step)
+
+    t0 = time.perf_counter()
+    last_log_time, last_log_step = t0, start_step
+    bucket_edges = np.linspace(0, schedule.num_timesteps, NUM_TIMESTEP_BUCKETS + 1).astype(int).tolist()
+    bucket_sum = torch.zeros(NUM_TIMESTEP_BUCKETS, dtype=torch.float64)
+    bucket_count = torch.zeros(NUM_TIMESTEP_BUCKETS, dtype=torch.float64)
+    loss_value = None
+    step = start_step
+
+    def elapsed() -> float:
+        return elapsed_before + time.perf_counter() - t0
+
+    def save(path: str, reason: str) -> CheckpointSaved:
+        training_state = {
+            "online": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "generator": _generator_state(generator),
+            "torch_rng": torch.get_rng_state(),
+            "step": step,
+            "elapsed_s": elapsed(),
+        }
+        save_checkpoint(path, ema, schedule=schedule, metadata=_metadata(config, data, device, step, elapsed(), loss_value),
+                        training_state=training_state)
+        return CheckpointSaved(step, str(path), reason)
+
+    model.train()
+    while step < config.steps:
+        if config.time_budget_s and elapsed() >= config.time_budget_s:
+            break
+        if control.paused and not control.stopped:
+            yield Paused(step)
+            while control.paused and not control.stopped:
+                control.wait_while_paused(0.1)
+            yield Resumed(step)
+        for path in control.take_save_requests():
+            yield save(path, "requested")
+        if control.stopped:
+            break
+
+        x0, labels = sampler.next_batch()
+        x0 = x0.to(device)
+        t = torch.randint(0, schedule.num_timesteps, (x0.shape[0],), generator=generator)
+        noise = torch.randn(x0.shape, generator=generator)
+        if num_classes:
+            drop = torch.rand(x0.shape[0], generator=generator) < config.label_dropout
+            labels = torch.where(drop, torch.full_like(labels, num_classes), labels).to(device)
+        else:
+            labels = None
+        t_dev, noise = t.to(device), noise.to(device)
+        x_t = q_sample(schedule, x0, t_dev, noise)
+        target = training_target(config.prediction_type, x0, noise, t_dev, schedule)
+
+        lr = learning_rate_at(config, step, elapsed())
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        with autocast_context(device, precision):
+            output = model(x_t, t_dev, class_labels=labels)
+        per_example = F.mse_loss(output.float(), target, reduction="none").reshape(x0.shape[0], -1).mean(dim=1)
+        weights = loss_weights(config, schedule, t_dev)
+        loss = per_example.mean() if weights is None else (per_example * weights).mean()
+        if not bool(torch.isfinite(loss)):
+            raise TrainingDiverged(
+                f"The loss became {float(loss.detach())} at step {step + 1}, so training stopped. "
+                "This usually means the learning rate is too high: try a smaller one (for example half), "
+                "keep gradient clipping on, or use fp32 precision. The last saved checkpoint was not touched."
+            )
+        optimizer.zero_grad(set_to_none=True)
+        if scaler is not None:
+            scaler.scale(loss).backward()
+            scaler.unscale_(optimizer)
+        else:
+            loss.backward()
+        max_norm = config.grad_clip if config.grad_clip > 0 else float("inf")
+        grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm))
+        if scaler is not None:
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            optimizer.step()
+        step += 1
+        update_ema(ema, model, min(config.ema_decay, (1 + step) / (10 + step)))
+
+        loss_value = float(loss.detach())
+        with torch.no_grad():
+            buckets = (t * NUM_TIMESTEP_BUCKETS // schedule.num_timesteps).clamp(max=NUM_TIMESTEP_BUCKETS - 1)
+            bucket_sum.index_add_(0, buckets, per_example.detach().double().cpu())
+            bucket_count.index_add_(0, buckets, torch.ones_like(buckets, dtype=torch.float64))
+
+        if step % config.log_every == 0 or step == config.steps:
+            now = time.perf_counter()
+            rate = (step - last_log_step) * config.batch_size / max(now - last_log_time, 1e-9)
+            last_log_time, last_log_step = now, step
+            yield StepEvent(step, config.steps, loss_value, grad_norm, lr, rate, elapsed())
+        if step % 50 == 0 or step == config.steps:
+            means = (bucket_sum / bucket_count).tolist()
+            yield TimestepLosses(step, bucket_edges, means)
+            bucket_sum.zero_()
+            bucket_count.zero_()
+        if config.preview_every and (step % config.preview_every == 0 or step == config.steps):
+            yield Preview(step, preview_samples(ema, schedule, config, preview_noise.to(device),
+                                                None if preview_labels is None else preview_labels.to(device)),
+                          None if preview_labels is None else preview_labels.numpy())
+        if ckpt_path and config.checkpoint_every and step % config.checkpoint_every == 0 and step < config.steps:
+            yield save(ckpt_path, "autosave")
+
+    for path in control.take_save_requests():
+        yield save(path, "requested")
+    out_of_time = bool(config.time_budget_s) and elapsed() >= config.time_budget_s
+    reason = "completed" if (step >= config.steps or out_of_time) and not control.stopped else "stopped"
+    final_path = None
+    if ckpt_path and step > start_step:
+        final_path = ckpt_path
+        yield save(ckpt_path, "final")
+    ema_cpu = copy.deepcopy(ema).cpu().eval()
+    yield Finished(step, reason, elapsed(), ema_cpu, schedule, _metadata(config, data, device, step, elapsed(), loss_value),
+                   final_path)
+
+
+def measure_step_time(config: TrainConfig, steps: int = 3) -> float:
+    """Seconds per training step of ``config`` on this machine (after one warm-up step)."""
+    probe = dataclasses.replace(config, steps=steps + 1, preview_every=0, checkpoint_every=0, checkpoint_path=None,
+                                log_every=1, warmup_steps=0)
+    times = []
+    for event in train(probe):
+        if isinstance(event, StepEvent):
+            times.append(time.perf_counter())
+    return (times[-1] - times[0]) / max(1, len(times) - 1)
