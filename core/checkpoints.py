@@ -47,6 +47,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
+from torch.overrides import TorchFunctionMode
 
 from core.prediction import PREDICTION_TYPES
 from core.schedules import NoiseSchedule, make_schedule
@@ -123,6 +124,12 @@ class Checkpoint:
     metadata: dict  # everything in the "diffusion_lab" JSON except the training state
     training_state: dict | None  # resumable state (tensors restored) or None
     path: Path
+    resumable: bool = False  # whether the file holds a training state (whether or not it was loaded)
+
+    @property
+    def data_shape(self) -> tuple[int, ...]:
+        """Shape of one sample: (C, H, W) for images, (2,) for 2-D points."""
+        return data_shape_of(self.metadata)
 
     @property
     def prediction_type(self) -> str:
@@ -144,6 +151,18 @@ class Checkpoint:
     @property
     def step(self) -> int | None:
         return self.metadata.get("step")
+
+
+def data_shape_of(metadata: dict) -> tuple[int, ...]:
+    """The shape of one sample, from the model config (a U-Net's channels and size) or the stored image shape."""
+    config = metadata.get("model_config") or {}
+    if _is_int(config.get("in_channels")) and _is_int(config.get("image_size")):
+        return (config["in_channels"], config["image_size"], config["image_size"])
+    for key in ("data_dim", "dim"):
+        if _is_int(config.get(key)):
+            return (config[key],)
+    shape = metadata.get("image_shape")
+    return tuple(shape) if shape else (2,)
 
 
 # --- training state without pickle -----------------------------------------------------------
@@ -553,8 +572,8 @@ def _read_header(path: Path) -> tuple[dict, dict[str, _Entry]]:
             if n > size - 8:
                 raise CheckpointError(
                     path,
-                    f"its header claims {n} bytes but the file has only {size} bytes: it is truncated "
-                    "or not a safetensors file.",
+                    f"it is truncated or not a safetensors file: its header claims {n:,} bytes but the whole "
+                    f"file has only {size:,} bytes.",
                 )
             if n > MAX_HEADER_BYTES:
                 raise CheckpointError(path, f"its header is implausibly large ({n} bytes); this is not a checkpoint.")
@@ -728,6 +747,27 @@ class _ModuleBudget:
             h.remove()
 
 
+class _SkipInit(TorchFunctionMode):
+    """Skip random weight initialisation while rebuilding a network whose weights are loaded next.
+
+    ``torch.nn.init`` functions return their tensor untouched (every parameter is then overwritten by
+    ``load_state_dict(strict=True)``); in-place random fills of meta tensors are skipped too, because
+    on the meta device they route through PyTorch's Python reference kernels, whose first use
+    imports ``torch._dynamo`` (seconds of start-up for nothing).
+    """
+
+    INIT = {getattr(nn.init, n) for n in dir(nn.init) if n.endswith("_") and not n.startswith("_")}
+    META_FILLS = {torch.Tensor.normal_, torch.Tensor.uniform_, torch.Tensor.random_, torch.Tensor.exponential_,
+                  torch.Tensor.bernoulli_, torch.Tensor.fill_, torch.Tensor.zero_}
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        t = args[0] if args else kwargs.get("tensor")
+        if isinstance(t, torch.Tensor) and (func in self.INIT or (t.is_meta and func in self.META_FILLS)):
+            return t
+        return func(*args, **kwargs)
+
+
 def _build_model(path: Path, config: dict, entries: dict[str, _Entry]) -> nn.Module:
     """Rebuild the denoiser, checking its tensor names and shapes on the meta device first."""
     from core.denoisers import build_denoiser
@@ -739,7 +779,7 @@ def _build_model(path: Path, config: dict, entries: dict[str, _Entry]) -> nn.Mod
 
     def build(device: str) -> nn.Module:
         try:
-            with _ModuleBudget(budget), torch.device(device):
+            with _ModuleBudget(budget), _SkipInit(), torch.device(device):
                 return build_denoiser(config)
         except _TooManyModules:
             raise CheckpointError(
@@ -809,7 +849,8 @@ def _load(path: Path, with_training_state: bool) -> Checkpoint:
         raise CheckpointError(path, "it is damaged: its list of tensors does not match the tensors it contains.")
     weights = _read_tensors(path, entries, model_names, checksums)
     for name, t in weights.items():
-        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+        # A float64 sum is finite exactly when every element is (float32 values cannot overflow it).
+        if t.is_floating_point() and not math.isfinite(float(t.sum(dtype=torch.float64))):
             raise CheckpointError(
                 path, f"its weights contain NaN or infinite values ('{name[len(MODEL_PREFIX):]}'); the model is unusable."
             )
@@ -829,7 +870,11 @@ def _load(path: Path, with_training_state: bool) -> Checkpoint:
         if not isinstance(training_state, dict):
             raise CheckpointError(path, "its training state is damaged (not a table).")
     _check_class_names(path, info, model)
-    return Checkpoint(model=model, schedule=schedule, metadata=info, training_state=training_state, path=path)
+    shape = info.get("image_shape")
+    if shape is not None and tuple(shape) != data_shape_of(info):
+        raise CheckpointError(path, f"its image shape {shape} does not match its network's {list(data_shape_of(info))}.")
+    return Checkpoint(model=model, schedule=schedule, metadata=info, training_state=training_state, path=path,
+                      resumable=structure is not None)
 
 
 def _check_class_names(path: Path, info: dict, model: nn.Module) -> None:

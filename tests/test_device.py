@@ -1,0 +1,84 @@
+"""Device selection, thread count and mixed-precision contexts (CPU-only machine; GPUs are simulated)."""
+
+from __future__ import annotations
+
+import contextlib
+
+import pytest
+import torch
+
+from core import device as dev
+
+
+@pytest.fixture
+def no_gpu(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(dev, "mps_available", lambda: False)
+
+
+def test_auto_prefers_cuda_then_mps_then_cpu(monkeypatch, no_gpu):
+    assert dev.select_device("auto") == torch.device("cpu")
+    assert dev.select_device(None) == torch.device("cpu")
+    monkeypatch.setattr(dev, "mps_available", lambda: True)
+    assert dev.select_device("auto") == torch.device("mps")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert dev.select_device("auto") == torch.device("cuda")
+
+
+def test_explicit_devices_are_validated_with_a_reason(monkeypatch, no_gpu):
+    assert dev.select_device("CPU") == torch.device("cpu")
+    assert dev.select_device(torch.device("cpu")) == torch.device("cpu")
+    with pytest.raises(ValueError, match="CUDA GPU was requested but none is available"):
+        dev.select_device("cuda")
+    with pytest.raises(ValueError, match="MPS"):
+        dev.select_device("mps")
+    with pytest.raises(ValueError, match="Unknown device 'tpu'"):
+        dev.select_device("tpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert dev.select_device("cuda:1") == torch.device("cuda", 1)
+    with pytest.raises(ValueError, match="has 2 CUDA GPU"):
+        dev.select_device("cuda:2")
+
+
+def test_set_threads_sets_and_validates():
+    before = torch.get_num_threads()
+    try:
+        assert dev.set_threads(1) == 1 and torch.get_num_threads() == 1
+        assert dev.describe_device("cpu") == "CPU (1 thread)"
+        assert dev.set_threads(None) == 1
+        for bad in (0, -2, 2.5, "2", True):
+            with pytest.raises(ValueError, match="threads"):
+                dev.set_threads(bad)
+    finally:
+        torch.set_num_threads(before)
+    assert dev.describe_device(torch.device("cpu")) == f"CPU ({before} thread{'s' if before != 1 else ''})"
+
+
+def test_precision_resolution(monkeypatch):
+    assert dev.resolve_precision("cpu", "auto") == "fp32"
+    assert dev.resolve_precision("cpu", "bf16") == "bf16"
+    with pytest.raises(ValueError, match="fp16 mixed precision needs a GPU"):
+        dev.resolve_precision("cpu", "fp16")
+    with pytest.raises(ValueError, match="Unknown precision"):
+        dev.resolve_precision("cpu", "fp8")
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
+    assert dev.resolve_precision("cuda", "auto") == "fp16"
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    assert dev.resolve_precision("cuda", "auto") == "bf16"
+
+
+def test_autocast_context_changes_the_matmul_dtype_only_for_bf16():
+    a, b = torch.randn(4, 8), torch.randn(8, 3)
+    fp32 = dev.autocast_context("cpu", "fp32")
+    assert isinstance(fp32, contextlib.nullcontext)
+    with fp32:
+        assert (a @ b).dtype == torch.float32
+    with dev.autocast_context("cpu", "bf16"):
+        out = a @ b
+    assert out.dtype == torch.bfloat16
+    torch.testing.assert_close(out.float(), a @ b, atol=0.1, rtol=0.05)
+
+
+def test_bf16_probe_returns_a_bool():
+    assert isinstance(dev.bf16_supported_on_cpu(), bool)
