@@ -27,7 +27,6 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QStackedWidget,
     QStyle,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -66,42 +65,14 @@ Nichol &amp; Dhariwal 2021 (Improved DDPM) and Karras et al. 2022 (EDM).</p>
 """
 
 
-class UnavailableView(QWidget):
-    """Stands in for a view whose module could not be imported, saying why instead of crashing."""
-
-    def __init__(self, title: str, reason: str, settings: QSettings | None = None, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.title = title
-        label = QLabel(
-            f"<h3>{title}</h3><p>This view is not available in this build.</p><p><small>{reason}</small></p>"
-        )
-        label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        label.setWordWrap(True)
-        layout = QVBoxLayout(self)
-        layout.addWidget(label)
-
-
-def _view_classes() -> list[tuple[str, type | None, str]]:
-    """(title, class or None, reason) for the four views, in sidebar order."""
+def _view_classes() -> list[tuple[str, type]]:
+    """(title, class) of the four views, in sidebar order (imported here: they import torch)."""
     from desktop_app.views.forward_view import ForwardView
+    from desktop_app.views.generate_view import GenerateView
     from desktop_app.views.schedules_view import SchedulesView
+    from desktop_app.views.train_view import TrainView
 
-    found: list[tuple[str, type | None, str]] = [("Forward process", ForwardView, ""), ("Schedules", SchedulesView, "")]
-    try:
-        from desktop_app.views.train_view import TrainView
-
-        found.append(("Train", TrainView, ""))
-    except ImportError as error:  # pragma: no cover - only while the Train view is being written
-        log.exception("The Train view could not be imported")
-        found.append(("Train", None, str(error)))
-    try:
-        from desktop_app.views.generate_view import GenerateView
-
-        found.append(("Generate", GenerateView, ""))
-    except ImportError as error:  # pragma: no cover - only while the Generate view is being written
-        log.exception("The Generate view could not be imported")
-        found.append(("Generate", None, str(error)))
-    return found
+    return [(cls.title, cls) for cls in (ForwardView, SchedulesView, TrainView, GenerateView)]
 
 
 class MainWindow(QMainWindow):
@@ -112,7 +83,7 @@ class MainWindow(QMainWindow):
         self.settings = settings if settings is not None else QSettings()
         self.setWindowTitle(APP_NAME)
         self.setAcceptDrops(True)
-        self.resize(DEFAULT_SIZE)
+        self.resize(_default_size(self))
 
         self.sidebar = QListWidget()
         self.sidebar.setObjectName("sidebar")
@@ -132,8 +103,8 @@ class MainWindow(QMainWindow):
             QStyle.StandardPixmap.SP_BrowserReload,
             QStyle.StandardPixmap.SP_DialogApplyButton,
         ]
-        for (title, cls, reason), icon in zip(_view_classes(), icons, strict=True):
-            view = cls(self.settings, self) if cls is not None else UnavailableView(title, reason)
+        for (title, cls), icon in zip(_view_classes(), icons, strict=True):
+            view = cls(self.settings, self)
             self.views[title] = view
             self.stack.addWidget(view)
             item = QListWidgetItem(self.style().standardIcon(icon), title)
@@ -411,6 +382,15 @@ class MainWindow(QMainWindow):
     @Slot()
     def _on_about(self) -> None:
         QMessageBox.about(self, f"About {APP_NAME}", ABOUT_TEXT)
+
+
+def _default_size(widget: QWidget) -> QSize:
+    """1280×800, or 95 % of the available screen where that is smaller (small laptops, projectors)."""
+    screen = widget.screen() or QApplication.primaryScreen()
+    if screen is None:
+        return DEFAULT_SIZE
+    available = screen.availableGeometry().size() * 0.95
+    return DEFAULT_SIZE.boundedTo(available)
 
 
 def _call_text(view: QWidget, method: str) -> str:

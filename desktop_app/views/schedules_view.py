@@ -122,6 +122,7 @@ class ScheduleColumn(QFrame):
 
         self.schedule = settings.make()
         self.t = 0
+        self.grid: GridBuffer | None = None  # the view fills it with this column's x_t
         self._update_header(index)
         self._update_beta_enabled()
         self.kind_combo.currentIndexChanged.connect(self._on_settings_changed)
@@ -363,13 +364,14 @@ class SchedulesView(QWidget):
         self._x0 = np.ascontiguousarray(x0.numpy())
         self._eps = torch.randn(x0.shape, generator=generator).numpy()  # the same ε for every column
         self._xt = np.empty_like(self._x0)
-        self._grid = GridBuffer(self._x0.shape, ncols=2)
 
     def _render(self) -> None:
         timesteps = self.column_timesteps()
         for column, t in zip(self.columns, timesteps, strict=True):
             s = column.schedule
-            column.panel.set_image(self._grid.fill(self._noised(s, t, out=self._xt)))
+            if column.grid is None or column.grid.shape != self._x0.shape:  # each column owns its picture
+                column.grid = GridBuffer(self._x0.shape, ncols=2)
+            column.panel.set_image(column.grid.fill(self._noised(s, t, out=self._xt)))
             column.t = t
             q = s.at(t)
             column.position_label.setText(f"t = {t} of {s.num_timesteps}   ·   SNR = {q['snr_db']:+.1f} dB")

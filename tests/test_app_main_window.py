@@ -1,0 +1,146 @@
+"""The main window: views, shortcuts, status area, drag and drop, persistence, closing."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from PIL import Image  # noqa: E402
+from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QUrl  # noqa: E402
+from PySide6.QtGui import QDropEvent  # noqa: E402
+from PySide6.QtWidgets import QMessageBox  # noqa: E402
+
+from desktop_app.main_window import MainWindow  # noqa: E402
+
+VIEWS = ["Forward process", "Schedules", "Train", "Generate"]
+
+
+@pytest.fixture
+def settings(tmp_path):
+    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+
+
+@pytest.fixture(scope="module")
+def window(qapp, tmp_path_factory):
+    """One window for the tests that only look and click (building all four views takes a while)."""
+    settings = QSettings(str(tmp_path_factory.mktemp("window") / "settings.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(settings)
+    window.show()
+    yield window
+    window.close()
+    window.deleteLater()
+
+
+@pytest.fixture
+def messages(monkeypatch):
+    shown = []
+    monkeypatch.setattr(
+        QMessageBox, "warning", staticmethod(lambda parent, title, text, *a: shown.append((title, text)))
+    )
+    return shown
+
+
+def _drop(window, path):
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    event = QDropEvent(
+        QPointF(50, 50), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier
+    )
+    window.dropEvent(event)
+
+
+def test_every_view_opens_and_paints(window):
+    assert window.view_names() == VIEWS
+    for name in VIEWS:
+        window.show_view(name)
+        assert window.current_view_name() == name
+        assert window.stack.currentWidget() is window.view(name)
+        assert not window.grab().isNull()
+    with pytest.raises(ValueError, match="no view called"):
+        window.show_view("Nope")
+
+
+def test_view_shortcuts_and_sidebar_switch_views(qtbot, window):
+    window.view_actions[1].trigger()
+    assert window.current_view_name() == "Schedules"
+    assert window.view_actions[3].shortcut().toString() == "Ctrl+4"
+    window.sidebar.setCurrentRow(0)
+    assert window.current_view_name() == "Forward process"
+
+
+def test_status_area_shows_dataset_and_device(window):
+    window.show_view("Forward process")
+    assert window.dataset_label.text().startswith("Data: Fashion-MNIST")
+    assert window.device_label.text().startswith("Device: CPU") or "CUDA" in window.device_label.text()
+
+
+def test_dropping_an_image_opens_it_and_a_non_image_shows_a_message(qtbot, window, messages, tmp_path):
+    window.show_view("Schedules")
+    picture = tmp_path / "cat.png"
+    Image.fromarray(np.full((40, 60, 3), 200, dtype=np.uint8)).save(picture)
+    _drop(window, picture)
+    forward = window.view("Forward process")
+    assert window.current_view_name() == "Forward process"
+    assert forward.source.name == "cat.png" and tuple(forward.source.x0.shape) == (1, 3, 40, 60)
+
+    junk = tmp_path / "data.bin"
+    junk.write_bytes(b"\x00\x01garbage")
+    _drop(window, junk)
+    assert len(messages) == 1 and "data.bin" in messages[0][1]
+    assert forward.source.name == "cat.png"  # the previous image stays
+    forward.scrubber.setValue(10)
+    assert forward.numbers["t"].text().startswith("10")
+
+
+def test_dropping_a_damaged_checkpoint_goes_to_generate_and_shows_a_message(qtbot, window, messages, tmp_path):
+    broken = tmp_path / "model.safetensors"
+    broken.write_bytes(b"not a checkpoint")
+    _drop(window, broken)
+    assert window.current_view_name() == "Generate"
+    assert len(messages) == 1 and "model.safetensors" in messages[0][1]
+
+
+def test_export_from_the_forward_view_writes_files(qtbot, window, tmp_path):
+    window.show_view("Forward process")
+    actions = {a.label.split(" ")[0]: a for a in window._export_actions()}
+    assert set(actions) >= {"PNG", "Animated"}
+    gif = window.run_export(actions["Animated"], tmp_path / "timeline.gif")
+    with Image.open(gif) as image:
+        assert image.n_frames == 40
+    strip = next(a for a in window._export_actions() if "strip" in a.label)
+    png = window.run_export(strip, tmp_path / "strip.png")
+    with Image.open(png) as image:
+        assert image.width > 8 * image.height / 2
+    assert window.settings.value("main/last_export_dir") == str(tmp_path)
+
+
+def test_close_asks_every_view_and_one_no_keeps_the_window_open(qtbot, settings, monkeypatch):
+    window = MainWindow(settings)
+    qtbot.addWidget(window)
+    window.show()
+    calls = []
+    schedules = window.view("Schedules")
+    monkeypatch.setattr(schedules, "shutdown", lambda: calls.append("schedules") or False)
+    window.show_view("Forward process")
+    assert window.close() is False
+    assert window.isVisible() and window.current_view_name() == "Schedules" and calls == ["schedules"]
+    monkeypatch.setattr(schedules, "shutdown", lambda: calls.append("again") or True)
+    assert window.close() is True
+    assert calls == ["schedules", "again"]
+
+
+def test_last_view_and_geometry_are_restored(qtbot, settings):
+    first = MainWindow(settings)
+    qtbot.addWidget(first)
+    first.show()
+    first.show_view("Schedules")
+    first.resize(first.width(), 531)  # the offscreen screen is only 800×600: widths get clamped to it
+    assert first.close()
+    second = MainWindow(settings)
+    qtbot.addWidget(second)
+    assert second.current_view_name() == "Schedules"
+    assert second.height() == 531
+    second.close()
