@@ -272,8 +272,9 @@ def run_self_test(qt_args: list[str] | None = None, out=None) -> int:
         import torch
 
         torch.set_num_threads(SELF_TEST_THREADS)
-    except ImportError:
-        pass  # the sampling check reports the missing torch
+    except Exception as error:  # a broken bundle can fail torch's import in many ways (RuntimeError, OSError...)
+        print(f"SELF-TEST FAILED: torch cannot be imported: {type(error).__name__}: {error}", file=out)
+        return 1
     with tempfile.TemporaryDirectory(prefix="diffusion-lab-self-test-") as scratch:
         checks: list[tuple[str, Callable[[], str]]] = [
             ("resources", check_resources),

@@ -142,6 +142,7 @@ def test_build_spec_makes_a_one_folder_app_named_diffusion_lab(monkeypatch):
     assert (str(ROOT / "resources"), "resources") in analysis_kwargs["datas"]
     assert {"core.training", "core.checkpoints", "desktop_app.self_test"} <= set(analysis_kwargs["hiddenimports"])
     assert namespace["TRIM"] is True
+    assert analysis_kwargs["module_collection_mode"] == {"torch": "pyz"}  # no copies of torch's .py sources
 
 
 def test_build_spec_excludes_other_qt_bindings_and_unused_qt_modules(monkeypatch):
@@ -168,6 +169,9 @@ def test_build_spec_drops_headers_tests_and_qml_but_keeps_runtime_files(monkeypa
     assert not is_dropped("PySide6/Qt/plugins/platforms/libqoffscreen.so")
     assert not is_dropped("resources/models/tests/x.safetensors")  # resources are never trimmed
     assert not is_dropped("torch/_inductor/config.py")  # AdamW imports parts of torch._inductor
+    assert not is_dropped("torch/bin/torch_shm_manager")  # `import torch` fails without it (measured)
+    assert is_dropped("pillow.libs/libavif-c6062d5f.so.16.4.2") and is_dropped("PIL/_avif.cpython-311-x86_64-linux-gnu.so")
+    assert not is_dropped("PIL/_imaging.cpython-311-x86_64-linux-gnu.so")
 
 
 def test_build_spec_drops_files_from_the_analysis(monkeypatch):
