@@ -241,7 +241,7 @@ class SchedulesView(QWidget):
             plot.getAxis("left").enableAutoSIPrefix(False)
             plot.setXRange(0, 1, padding=0.01)
             if key == "alpha_bar":
-                plot.addLegend(offset=(-6, 6), labelTextSize="8pt")
+                plot.addLegend(offset=(8, -8), labelTextSize="8pt")  # bottom left: below the curves' start
             cursor = pg.InfiniteLine(
                 angle=90, movable=True, pen=pg.mkPen("#dddddd", width=1, style=Qt.PenStyle.DashLine)
             )
@@ -413,7 +413,7 @@ class SchedulesView(QWidget):
             for i, column in enumerate(self.columns):
                 s = column.schedule
                 x = np.arange(s.num_timesteps) / s.num_timesteps
-                name = f"{i + 1}: {s.label}" if key == "alpha_bar" else None
+                name = f"{i + 1}: {s.kind}, T={s.num_timesteps}" if key == "alpha_bar" else None
                 item = plot.plot(x, self._curve_values(s, key), pen=pg.mkPen(column.colour, width=2), name=name)
                 self.curves[key].append(item)
             plot.enableAutoRange(axis="y")

@@ -102,7 +102,7 @@ class ImagePanel(QWidget):
         self.view.ci.setContentsMargins(2, 2, 2, 2)
         self.view.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.view.setMinimumSize(120, 120)
-        self.viewbox = self.view.addViewBox(lockAspect=True, invertY=False, enableMouse=False)
+        self.viewbox = self.view.addViewBox(lockAspect=True, invertY=True, enableMouse=False)
         self.viewbox.setMenuEnabled(False)
         self.image_item = pg.ImageItem(axisOrder="row-major")
         self.viewbox.addItem(self.image_item)
