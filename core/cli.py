@@ -136,7 +136,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from core.training import CheckpointSaved, Finished, Started, StepEvent, TrainingControl, train
 
     if args.resume is not None:
-        saved = read_metadata(args.resume).get("train_config") or {}
+        saved = read_metadata(args.resume).get("train_config")
+        saved = saved if isinstance(saved, dict) else {}
         if args.dataset is None:
             args.dataset = saved.get("dataset", "")
         if args.steps is None and "steps" in saved:
