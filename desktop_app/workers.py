@@ -201,13 +201,20 @@ class TrainingWorker(Worker):
 
     def request_stop(self) -> None:
         super().request_stop()
-        self.control.stop()
+        if self._discarded:
+            self.control.resume()  # wake a paused loop: its next event ends the run, without the final save
+        else:
+            self.control.stop()  # train() stops between steps and writes its final checkpoint
 
     def request_save(self, path) -> None:
         self.control.request_save(path)
 
     def discard(self) -> None:
-        """Stop without the final save: the loop is left at the next event and the generator closed."""
+        """Stop without the final save: the loop is left at the next event and the generator closed.
+
+        ``control.stop()`` is deliberately not used: train() writes its final checkpoint as soon as it
+        sees the stop flag, before yielding again.
+        """
         self._discarded = True
         self.request_stop()
 

@@ -43,7 +43,7 @@ def step_events(view):
     return len(view.loss_plot)
 
 
-def wait_until_stopped(qtbot, view, timeout=30_000):
+def wait_until_stopped(qtbot, view, timeout=90_000):
     qtbot.waitUntil(lambda: not view.is_training() and view._worker.done, timeout=timeout)
     qtbot.waitUntil(lambda: view.start_button.isEnabled(), timeout=timeout)
 
@@ -64,7 +64,7 @@ def test_a_tiny_run_emits_losses_pauses_resumes_and_stops(qtbot, view):
     tiny(view, steps=1_000_000)  # long enough that only Stop ends it
     view.start_button.click()
     assert view.is_training() and not view.start_button.isEnabled() and not view.dataset_combo.isEnabled()
-    qtbot.waitUntil(lambda: step_events(view) >= 5, timeout=30_000)
+    qtbot.waitUntil(lambda: step_events(view) >= 5, timeout=90_000)
 
     view.pause_button.click()
     qtbot.waitUntil(lambda: "Paused at step" in view.progress_label.text(), timeout=10_000)
@@ -72,12 +72,12 @@ def test_a_tiny_run_emits_losses_pauses_resumes_and_stops(qtbot, view):
     paused_at = int(view.progress_label.text().split("step ")[1].split(".")[0].replace(",", ""))
 
     view.pause_button.click()  # resume
-    qtbot.waitUntil(lambda: step_events(view) >= paused_at + 5, timeout=30_000)
+    qtbot.waitUntil(lambda: step_events(view) >= paused_at + 5, timeout=90_000)
     steps, losses, _ = view.loss_plot.data()
     assert list(steps[:paused_at]) == list(range(1, paused_at + 1))  # every step, in order, none lost
     assert all(math.isfinite(x) and x > 0 for x in losses)
 
-    with qtbot.waitSignal(view.model_trained, timeout=30_000) as trained:
+    with qtbot.waitSignal(view.model_trained, timeout=90_000) as trained:
         view.stop_button.click()
     wait_until_stopped(qtbot, view)
     finished = trained.args[0]
@@ -90,7 +90,7 @@ def test_a_tiny_run_emits_losses_pauses_resumes_and_stops(qtbot, view):
 def test_a_completed_run_fills_every_plot_and_can_be_resumed(qtbot, view):
     tiny(view, steps=50)
     view.preview_spin.setValue(25)
-    with qtbot.waitSignal(view.model_trained, timeout=60_000) as trained:
+    with qtbot.waitSignal(view.model_trained, timeout=120_000) as trained:
         view.start_button.click()
     wait_until_stopped(qtbot, view)
     finished = trained.args[0]
@@ -103,7 +103,7 @@ def test_a_completed_run_fills_every_plot_and_can_be_resumed(qtbot, view):
 
     # Load & resume continues from step 50 (a finished run trains for as many steps again).
     path = Path(finished.checkpoint_path)
-    with qtbot.waitSignal(view.model_trained, timeout=60_000) as resumed:
+    with qtbot.waitSignal(view.model_trained, timeout=120_000) as resumed:
         assert view.load_and_resume(path)
     wait_until_stopped(qtbot, view)
     assert resumed.args[0].step == 100
@@ -122,7 +122,7 @@ def test_shutdown_during_training_asks_and_leaves_no_thread_running(qtbot, view,
     monkeypatch.setattr("desktop_app.views.train_view.QMessageBox.question", question)
     tiny(view, steps=1_000_000)
     view.start_button.click()
-    qtbot.waitUntil(lambda: step_events(view) >= 3, timeout=30_000)
+    qtbot.waitUntil(lambda: step_events(view) >= 3, timeout=90_000)
     thread, worker = view._thread, view._worker
 
     assert view.shutdown() is False  # Cancel: keep training
@@ -140,7 +140,7 @@ def test_discard_at_shutdown_stops_without_saving(qtbot, view, monkeypatch):
     )
     tiny(view, steps=1_000_000)
     view.start_button.click()
-    qtbot.waitUntil(lambda: step_events(view) >= 3, timeout=30_000)
+    qtbot.waitUntil(lambda: step_events(view) >= 3, timeout=90_000)
     thread, worker = view._thread, view._worker
     assert view.shutdown() is True
     assert not thread.isRunning() and worker.done
@@ -159,7 +159,7 @@ def test_a_corrupt_checkpoint_shows_a_message_and_the_view_stays_usable(qtbot, v
     assert len(messages) == 1 and "damaged.safetensors" in messages[0]
     assert not view.is_training() and view.start_button.isEnabled()
     tiny(view, steps=5)
-    with qtbot.waitSignal(view.model_trained, timeout=60_000):
+    with qtbot.waitSignal(view.model_trained, timeout=120_000):
         view.start_button.click()
     wait_until_stopped(qtbot, view)
 

@@ -54,7 +54,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.checkpoints import CheckpointError, read_metadata
-from core.datasets import DATASET_CHOICES
+from core.datasets import DATASET_CHOICES, get_dataset
 from core.device import mps_available
 from core.images import make_grid
 from core.schedules import MAX_TIMESTEPS, MIN_TIMESTEPS, SCHEDULE_KINDS
@@ -99,6 +99,11 @@ def probe_training_speed(config: TrainConfig) -> tuple[int, float]:
     return num_parameters, seconds
 
 
+def reference_points(spec: str, n: int = 2000) -> np.ndarray:
+    """``n`` points of a 2-D dataset (the grey background of the preview)."""
+    return get_dataset(spec, n=n).points.numpy()
+
+
 def format_duration(seconds: float) -> str:
     if not math.isfinite(seconds):
         return "–"
@@ -120,6 +125,7 @@ class TrainView(QWidget):
     """Train a denoiser live. See the module docstring."""
 
     title = "Train"
+    speed_probe_enabled = True  # measure the time per 1,000 steps when settings change (benchmarks turn it off)
     status_changed = Signal(str)
     model_trained = Signal(object)  # the Finished event: .model (EMA, CPU), .schedule, .metadata, .checkpoint_path
 
@@ -131,6 +137,8 @@ class TrainView(QWidget):
         self._speed_worker: CallWorker | None = None
         self._speed_thread: QThread | None = None
         self._speed_key: str | None = None
+        self._helper_worker: CallWorker | None = None
+        self._helper_thread: QThread | None = None
         self._kind = "points"
         self._checkpoint_path: Path | None = None  # where the current / last run saves
         self._last_finished = None
@@ -173,7 +181,7 @@ class TrainView(QWidget):
         column.setContentsMargins(0, 0, 6, 0)
 
         # Data
-        self.dataset_combo = QComboBox()
+        self.dataset_combo = self._combo()
         self.dataset_combo.setToolTip("What the model learns to generate")
         for choice in sorted(DATASET_CHOICES, key=lambda c: c.kind != "points"):
             self.dataset_combo.addItem(choice.label, choice.spec)
@@ -210,7 +218,7 @@ class TrainView(QWidget):
         self._data_form = data_form
 
         # Model
-        self.model_combo = QComboBox()
+        self.model_combo = self._combo()
         self.model_combo.setToolTip("The denoising network: an MLP for 2-D points, a U-Net for images")
         self.estimate_label = QLabel("–")
         self.estimate_label.setWordWrap(True)
@@ -225,7 +233,7 @@ class TrainView(QWidget):
             self.schedule_combo.addItem(kind, kind)
         self.schedule_combo.setCurrentIndex(self.schedule_combo.findData("cosine"))
         self.timesteps_spin = self._spin(MIN_TIMESTEPS, MAX_TIMESTEPS, 1000, "T: number of noising steps")
-        self.objective_combo = QComboBox()
+        self.objective_combo = self._combo()
         for key, label in OBJECTIVES.items():
             self.objective_combo.addItem(label, key)
         self.objective_combo.setToolTip("What the network is trained to predict from x_t")
@@ -326,6 +334,14 @@ class TrainView(QWidget):
         return box, form
 
     @staticmethod
+    def _combo() -> QComboBox:
+        """A combo box whose long entries do not widen the settings panel (the popup shows them in full)."""
+        combo = QComboBox()
+        combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        combo.setMinimumContentsLength(12)
+        return combo
+
+    @staticmethod
     def _spin(lo: int, hi: int, value: int, tip: str) -> QSpinBox:
         spin = QSpinBox()
         spin.setRange(lo, hi)
@@ -372,18 +388,19 @@ class TrainView(QWidget):
         self.progress.setFormat("%v / %m steps")
         self.progress_label = QLabel("Press Start: the defaults train a 2-D swiss roll in about a minute.")
         self.progress_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.progress_label.setWordWrap(True)
+        self.progress_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         column.addWidget(self.progress)
         column.addWidget(self.progress_label)
 
         self.loss_plot = LossPlot("Training loss", "loss")
-        self.grad_plot = LossPlot("Gradient norm (before clipping)", "‖g‖", smoothing=0.95)
+        self.grad_plot = LossPlot("Gradient norm", "‖g‖ before clipping", smoothing=0.95, legend=False)
         self.bucket_plot = pg.PlotWidget()
         self.bucket_plot.setBackground("w")
-        self.bucket_plot.setTitle("Loss per timestep (last 50 steps)", color="#333", size="10pt")
+        self.bucket_plot.setTitle("Loss per timestep t (last 50 steps)", color="#333", size="10pt")
         self.bucket_plot.setLabel("bottom", "timestep t")
         self.bucket_plot.setLabel("left", "mean loss")
         self.bucket_plot.setMenuEnabled(False)
-        self.bucket_plot.showGrid(y=True, alpha=0.2)
         self.bucket_bars = pg.BarGraphItem(x=[], height=[], width=1.0, brush=(30, 90, 200, 170), pen=None)
         self.bucket_plot.addItem(self.bucket_bars)
 
@@ -409,8 +426,8 @@ class TrainView(QWidget):
         grid.addWidget(self.grad_plot, 1, 1)
         grid.setRowStretch(0, 3)
         grid.setRowStretch(1, 2)
-        grid.setColumnStretch(0, 3)
-        grid.setColumnStretch(1, 2)
+        grid.setColumnStretch(0, 1)
+        grid.setColumnStretch(1, 1)
         for widget in (self.loss_plot, self.grad_plot, self.bucket_plot, self.preview_images, self.preview_points):
             widget.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
             widget.setMinimumSize(180, 140)
@@ -584,6 +601,9 @@ class TrainView(QWidget):
             self.model_combo.blockSignals(False)
             self._apply_kind_defaults(kind)
         self._kind = kind
+        if not self.is_training():
+            self.preview_points.setVisible(kind == "points")
+            self.preview_images.setVisible(kind != "points")
         self._schedule_estimate()
 
     def _apply_kind_defaults(self, kind: str) -> None:
@@ -666,6 +686,9 @@ class TrainView(QWidget):
 
     @Slot()
     def _on_probe_timer(self) -> None:
+        if not self.speed_probe_enabled:
+            self.estimate_label.setText("–")
+            return
         if not self.isVisible() or self.is_training() or self._speed_running():
             if self._speed_running() or self.is_training():
                 self._probe_timer.start()  # try again when the machine is free
@@ -748,6 +771,7 @@ class TrainView(QWidget):
         self._probe_timer.stop()
         self._reset_plots()
         self._batch_size = config.batch_size
+        self._show_training_data(config)
         worker = TrainingWorker(config, resume_from=resume_from)
         worker.events.connect(self._on_events)
         worker.errored.connect(self._on_error)
@@ -757,6 +781,26 @@ class TrainView(QWidget):
         self.progress_label.setText("Loading the data and building the model…")
         self._update_buttons()
         self.status_changed.emit("Training: starting…")
+
+    def _show_training_data(self, config: TrainConfig) -> None:
+        """For 2-D data, draw the training points in grey behind the preview (loaded off the GUI thread)."""
+        self.preview_points.set_reference(None)
+        first = f"first at step {config.preview_every:,}" if config.preview_every else "off"
+        self.preview_points.setTitle(f"Preview ({first}) · grey: data", color="#333", size="10pt")
+        self._preview_title.setText(f"Preview ({first})", color="#333", size="10pt")
+        if not config.dataset.startswith(("toy:", "word:")) or self._helper_running():
+            return
+        worker = CallWorker(partial(reference_points, config.dataset))
+        worker.result.connect(self._on_reference_points)
+        self._helper_worker = worker
+        self._helper_thread = start_worker(worker)
+
+    def _helper_running(self) -> bool:
+        return self._helper_thread is not None and self._helper_thread.isRunning()
+
+    @Slot(object)
+    def _on_reference_points(self, points) -> None:
+        self.preview_points.set_reference(points)
 
     @Slot()
     def _on_pause_resume(self) -> None:
@@ -866,6 +910,7 @@ class TrainView(QWidget):
         self.bucket_bars.setOpts(x=[], height=[])
         self.preview_image_item.clear()
         self.preview_points.set_points(np.zeros((0, 2), np.float32))
+        self._preview_box.autoRange()
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
         self._rate_ema = math.nan
@@ -951,12 +996,12 @@ class TrainView(QWidget):
         samples = np.asarray(event.images)
         if samples.ndim == 2:
             self.preview_points.set_points(samples, event.labels)
-            self.preview_points.setTitle(f"Preview at step {event.step:,} (EMA weights)", color="#333", size="10pt")
+            self.preview_points.setTitle(f"Samples at step {event.step:,} · grey: data", color="#333", size="10pt")
             return
         grid = make_grid(samples, padding=2)
         self.preview_image_item.setImage(np.ascontiguousarray(grid), autoLevels=False, levels=(0, 255))
         self._preview_box.autoRange(padding=0.02)
-        self._preview_title.setText(f"Preview at step {event.step:,} (EMA weights)", color="#333", size="10pt")
+        self._preview_title.setText(f"Samples at step {event.step:,} (EMA weights)", color="#333", size="10pt")
 
     def _on_finished(self, event) -> None:
         self._last_finished = event
@@ -1008,6 +1053,7 @@ class TrainView(QWidget):
             # Save: stopping writes the final checkpoint (train() saves to checkpoint_path on stop).
             stop_thread(self._thread, self._worker)
         stop_thread(self._speed_thread, self._speed_worker)
+        stop_thread(self._helper_thread, self._helper_worker)
         self._save_settings()
         self._update_buttons()
         return True
