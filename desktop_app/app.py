@@ -331,7 +331,12 @@ def main(argv: list[str] | None = None) -> int:
     show_splash(app, splash)
     _probe(f"splash-shown {_elapsed():.3f}")
 
-    log_path = paths.log_file()
+    try:
+        log_path = paths.log_file()
+    except OSError:  # no writable user-data folder at all: still log, to the temporary folder
+        import tempfile
+
+        log_path = Path(tempfile.gettempdir()) / APP_NAME / "logs" / paths.LOG_FILE_NAME
     configure_logging(log_path)
     _enable_crash_log(log_path.parent)
     # Nobody can click a dialog on the offscreen platform or in a start-up probe: log only there.
