@@ -193,7 +193,7 @@ def test_a_corrupt_checkpoint_shows_the_error_and_changes_nothing(qtbot, view, t
 
 def test_two_d_models_show_the_particle_cloud_moving_along_the_timeline(qtbot, view):
     view.add_model(point_checkpoint())
-    assert view.batch_spin.value() == 2000
+    assert view.batch_spin.value() == 1000
     view.batch_spin.setValue(300)
     choose(view.sampler_combo, "ddim")
     view.steps_spin.setValue(20)
@@ -231,6 +231,10 @@ def test_exports_write_a_grid_a_strip_and_a_gif(qtbot, view, tmp_path):
     generate_and_wait(qtbot, view)
     grid = Image.open(view.write_grid(tmp_path / "grid.png"))
     strip = Image.open(view.write_strip(tmp_path / "strip.png", count=5))
-    gif = Image.open(view.write_gif(tmp_path / "timeline.gif"))
-    assert grid.size[0] > 0 and strip.size[0] > 4 * strip.size[1]  # five pictures side by side
+    gif = Image.open(view.write_animation(tmp_path / "timeline.gif"))
+    assert grid.size[0] >= 256  # small grids are enlarged
+    assert strip.size[0] > 4 * grid.size[0]  # five grids side by side
     assert gif.n_frames == 11  # every position of a short timeline
+    gif.seek(10)
+    assert gif.info["duration"] >= 1000  # the final sample is held (PIL merges the repeated frames)
+    assert [a.label for a in view.export_actions()][0].startswith("PNG grid")

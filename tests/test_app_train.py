@@ -87,7 +87,7 @@ def test_a_tiny_run_emits_losses_pauses_resumes_and_stops(qtbot, view):
     assert not view._thread.isRunning() and view.start_button.isEnabled()
 
 
-def test_a_completed_run_fills_every_plot_and_can_be_resumed(qtbot, view):
+def test_a_completed_run_fills_every_plot_and_can_be_resumed(qtbot, view, tmp_path):
     tiny(view, steps=50)
     view.preview_spin.setValue(25)
     with qtbot.waitSignal(view.model_trained, timeout=120_000) as trained:
@@ -100,6 +100,9 @@ def test_a_completed_run_fills_every_plot_and_can_be_resumed(qtbot, view):
     heights = view.bucket_bars.opts["height"]
     assert len(heights) == 10 and all(h >= 0 for h in heights) and max(heights) > 0
     assert len(view.preview_points.points()) > 0  # a 2-D preview was drawn
+    csv_lines = view.write_loss_csv(tmp_path / "loss.csv").read_text().splitlines()
+    assert csv_lines[0] == "step,loss,smoothed_loss,grad_norm" and len(csv_lines) == 51
+    assert view.write_preview(tmp_path / "preview.png").stat().st_size > 0
 
     # Load & resume continues from step 50 (a finished run trains for as many steps again).
     path = Path(finished.checkpoint_path)

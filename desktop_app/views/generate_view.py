@@ -44,10 +44,21 @@ from PySide6.QtWidgets import (
 
 from core.checkpoints import CheckpointError, load_denoiser
 from core.guidance import ClassifierFreeGuidance
-from core.images import make_grid, save_png, scatter_image
+from core.images import make_grid
 from core.samplers import DEFAULT_STEPS, SAMPLER_LABELS, SAMPLERS, evaluations_per_run
 from core.trajectory import TrajectoryFrame
 from desktop_app import paths
+from desktop_app.export import (
+    ANIMATION_FILTER,
+    PNG_FILTER,
+    ExportAction,
+    evenly_spaced_timesteps,
+    grid_picture,
+    save_animation,
+    save_png,
+    save_strip_png,
+    scatter_picture,
+)
 from desktop_app.model_library import ModelEntry, describe_metadata, entry_for_file, list_models
 from desktop_app.widgets.point_cloud import PointCloudPlot
 from desktop_app.widgets.timeline_scrubber import TimelineScrubber
@@ -60,9 +71,12 @@ EPS_DISPLAY_RANGE = 3.0  # ε̂ ~ N(0, I): show [−3, 3] as black…white
 MAX_IMAGE_BATCH = 256
 MAX_POINT_BATCH = 20_000
 DEFAULT_IMAGE_BATCH = 16
-DEFAULT_POINT_BATCH = 2000
+DEFAULT_POINT_BATCH = 1000
 NO_MODEL = ""
-GIF_MAX_FRAMES = 120
+STRIP_FRAMES = 8  # timesteps in an exported strip
+ANIMATION_FRAMES = 100  # frames of an exported timeline animation (evenly spaced over all steps)
+ANIMATION_FPS = 20
+ANIMATION_HOLD_FRAMES = 20  # the final sample stays on screen for a second before the loop restarts
 
 
 def image_grid(samples: np.ndarray, scale: float = 1.0) -> np.ndarray:
@@ -339,8 +353,8 @@ class GenerateView(QWidget):
         self.export_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         export_menu = QMenu(self.export_button)
         export_menu.addAction("PNG grid of the final samples…", self._on_export_grid)
-        export_menu.addAction("PNG strip of 8 timesteps…", self._on_export_strip)
-        export_menu.addAction("Animated GIF of the timeline…", self._on_export_gif)
+        export_menu.addAction(f"PNG strip of {STRIP_FRAMES} timesteps…", self._on_export_strip)
+        export_menu.addAction("Animation of the timeline (GIF/WebP)…", self._on_export_gif)
         self.export_button.setMenu(export_menu)
         compare_row = QHBoxLayout()
         compare_row.addWidget(self.compare_check)
@@ -790,101 +804,79 @@ class GenerateView(QWidget):
             raise ValueError("Generate samples first; then the timeline can be exported.")
         return recorder
 
+    def _picture(self, samples: np.ndarray) -> np.ndarray:
+        """uint8 picture of samples: an enlarged image grid, or a fixed-extent scatter plot for 2-D points."""
+        if samples.ndim == 2:
+            labels = None if self._last_labels is None else self._last_labels[: len(samples)]
+            return scatter_picture(samples, labels)
+        return grid_picture(samples)
+
     def write_grid(self, path: str | Path) -> Path:
         """PNG of the final samples (a grid of images, or a scatter plot for 2-D points)."""
         result = self.run_a.result
         if result is None:
             raise ValueError("Generate samples first (a cancelled run has no final samples).")
-        samples = result.samples
-        if samples.ndim == 2:
-            return save_png(path, scatter_image(samples, self._last_labels, extent=3.5))
-        return save_png(path, make_grid(samples, padding=2, pad_value=255), scale=4)
+        return save_png(path, self._picture(result.samples))
 
-    def timeline_pictures(self, count: int | None = None, size: int = 256) -> list[np.ndarray]:
-        """uint8 pictures of x_t along the timeline: ``count`` evenly spaced positions (None: all, capped)."""
+    def _timeline_frames(self, count: int) -> tuple[list[np.ndarray], list[str]]:
+        """Pictures of x_t at ``count`` evenly spaced timeline positions, with captions "t = …"."""
         recorder = self._require_recording()
-        n = len(recorder)
-        count = min(n, count or GIF_MAX_FRAMES)
-        positions = np.unique(np.linspace(0, n - 1, count).round().astype(int))
-        pictures = []
+        positions = sorted(set(evenly_spaced_timesteps(0, len(recorder) - 1, min(count, len(recorder)))))
+        pictures, captions = [], []
         for position in positions:
-            frame = recorder.frame(int(position))
-            if frame.x_t.ndim == 2:
-                pictures.append(scatter_image(frame.x_t, None, size=size, extent=3.5))
-            else:
-                grid = image_grid(frame.x_t)
-                if grid.ndim == 2:
-                    grid = np.repeat(grid[:, :, None], 3, axis=2)
-                pictures.append(grid)
-        return pictures
+            frame = recorder.frame(position)
+            pictures.append(self._picture(frame.x_t))
+            captions.append("x0 (final)" if frame.t < 0 else f"t = {frame.t}")
+        return pictures, captions
 
-    def write_strip(self, path: str | Path, count: int = 8) -> Path:
-        """A PNG strip of ``count`` timesteps (x_T on the left, x_0 on the right), 4 px apart."""
-        pictures = self.timeline_pictures(count)
-        height = max(p.shape[0] for p in pictures)
-        gap = np.full((height, 4, 3), 255, np.uint8)
-        row = []
-        for picture in pictures:
-            padded = np.full((height, picture.shape[1], 3), 255, np.uint8)
-            padded[: picture.shape[0]] = picture
-            row += [padded, gap]
-        scale = 2 if self.run_a.points_mode is False else 1
-        return save_png(path, np.concatenate(row[:-1], axis=1), scale=scale)
+    def write_strip(self, path: str | Path, count: int = STRIP_FRAMES) -> Path:
+        """A PNG strip of ``count`` timesteps, from the noise x_T on the left to the sample x_0 on the right."""
+        pictures, captions = self._timeline_frames(count)
+        return save_strip_png(path, pictures, captions)
 
-    def write_gif(self, path: str | Path, seconds: float = 4.0) -> Path:
-        """An animated GIF of x_t along the timeline (at most ``GIF_MAX_FRAMES`` frames, last frame held)."""
-        from PIL import Image
+    def write_animation(self, path: str | Path) -> Path:
+        """An animated GIF or WebP (by suffix) of x_t along the whole timeline (at most ``ANIMATION_FRAMES`` frames)."""
+        pictures, _ = self._timeline_frames(ANIMATION_FRAMES)
+        pictures += [pictures[-1]] * ANIMATION_HOLD_FRAMES  # hold the final sample before looping
+        return save_animation(path, pictures, fps=ANIMATION_FPS)
 
-        pictures = self.timeline_pictures()
-        scale = 1 if self.run_a.points_mode else 3
-        frames = [Image.fromarray(p).resize((p.shape[1] * scale, p.shape[0] * scale), Image.NEAREST) for p in pictures]
-        duration = max(20, int(1000 * seconds / len(frames)))
-        durations = [duration] * (len(frames) - 1) + [1500]
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        frames[0].save(path, save_all=True, append_images=frames[1:], duration=durations, loop=0)
-        return path
+    def export_actions(self) -> list[ExportAction]:
+        """What File ▸ Export… offers for this view."""
+        return [
+            ExportAction("PNG grid of the final samples…", PNG_FILTER, "samples.png", self.write_grid),
+            ExportAction(f"PNG strip of {STRIP_FRAMES} timesteps…", PNG_FILTER, "timeline-strip.png", self.write_strip),
+            ExportAction(
+                "Animation of the timeline (GIF/WebP)…", ANIMATION_FILTER, "timeline.gif", self.write_animation
+            ),
+        ]
 
-    def _export(self, title: str, default_name: str, file_filter: str, write) -> None:
-        folder = paths.exports_dir()
+    def _export(self, action: ExportAction) -> None:
+        folder = Path(self._settings.value("generate/export_folder", str(paths.exports_dir())))
         folder.mkdir(parents=True, exist_ok=True)
-        path, _ = QFileDialog.getSaveFileName(self, title, str(folder / default_name), file_filter)
+        path, _ = QFileDialog.getSaveFileName(
+            self, action.label.rstrip("…"), str(folder / action.default_name), action.file_filter
+        )
         if not path:
             return
         try:
-            written = write(path)
+            written = action.write(Path(path))
         except (ValueError, OSError) as error:
             QMessageBox.warning(self, "Export failed", str(error))
             return
+        self._settings.setValue("generate/export_folder", str(Path(path).parent))
         self.status_label.setText(f"Exported {written}")
 
     @Slot()
     def _on_export_grid(self) -> None:
-        self._export("Export the samples", "samples.png", "PNG images (*.png)", self.write_grid)
+        self._export(self.export_actions()[0])
 
     @Slot()
     def _on_export_strip(self) -> None:
-        self._export("Export a strip of timesteps", "timeline-strip.png", "PNG images (*.png)", self.write_strip)
+        self._export(self.export_actions()[1])
 
     @Slot()
     def _on_export_gif(self) -> None:
-        self._export("Export the timeline as a GIF", "timeline.gif", "GIF animations (*.gif)", self.write_gif)
-
-    def export_actions(self) -> list:
-        """File ▸ Export… entries for the main window (empty until ``desktop_app.export`` exists)."""
-        try:
-            from desktop_app.export import ExportAction
-        except ImportError:
-            return []
-        try:
-            return [
-                ExportAction("PNG grid of the final samples…", "PNG images (*.png)", "samples.png", self.write_grid),
-                ExportAction("PNG strip of 8 timesteps…", "PNG images (*.png)", "timeline-strip.png", self.write_strip),
-                ExportAction("Animated GIF of the timeline…", "GIF animations (*.gif)", "timeline.gif", self.write_gif),
-            ]
-        except TypeError:
-            log.warning("desktop_app.export.ExportAction has an unexpected signature; no export actions offered")
-            return []
+        self._export(self.export_actions()[2])
 
     # ------------------------------------------------------------------------------------------
     # Closing

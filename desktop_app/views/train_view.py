@@ -60,6 +60,15 @@ from core.images import make_grid
 from core.schedules import MAX_TIMESTEPS, MIN_TIMESTEPS, SCHEDULE_KINDS
 from core.training import TrainConfig, train
 from desktop_app import paths
+from desktop_app.export import (
+    CSV_FILTER,
+    PNG_FILTER,
+    ExportAction,
+    grid_picture,
+    save_loss_history_csv,
+    save_png,
+    scatter_picture,
+)
 from desktop_app.widgets.loss_plot import LossPlot
 from desktop_app.widgets.point_cloud import PointCloudPlot
 from desktop_app.workers import CallWorker, TrainingWorker, start_worker, stop_thread
@@ -142,6 +151,7 @@ class TrainView(QWidget):
         self._kind = "points"
         self._checkpoint_path: Path | None = None  # where the current / last run saves
         self._last_finished = None
+        self._last_preview = None
         self._total_steps = 0
         self._start_step = 0
         self._rate_ema = math.nan  # smoothed samples per second
@@ -993,6 +1003,7 @@ class TrainView(QWidget):
         self.bucket_bars.setOpts(x=centers, height=heights, width=0.85 * float(np.diff(edges).min()))
 
     def _show_preview(self, event) -> None:
+        self._last_preview = event
         samples = np.asarray(event.images)
         if samples.ndim == 2:
             self.preview_points.set_points(samples, event.labels)
@@ -1028,6 +1039,37 @@ class TrainView(QWidget):
         if self._thread is not None:
             self._thread.wait(2000)
         self._update_buttons()
+
+    # ------------------------------------------------------------------------------------------
+    # Export
+    # ------------------------------------------------------------------------------------------
+
+    def export_actions(self) -> list[ExportAction]:
+        """What File ▸ Export… offers for this view."""
+        return [
+            ExportAction("CSV of the loss history…", CSV_FILTER, "loss_history.csv", self.write_loss_csv),
+            ExportAction("PNG of the latest preview…", PNG_FILTER, "training_preview.png", self.write_preview),
+        ]
+
+    def write_loss_csv(self, path: str | Path) -> Path:
+        """step, loss, smoothed loss and gradient norm of every step of the current (or last) run."""
+        steps, losses, smoothed = self.loss_plot.data()
+        if len(steps) == 0:
+            raise ValueError("There is no loss history yet: start a training run first.")
+        grad_steps, grads, _ = self.grad_plot.data()
+        columns = {"smoothed_loss": smoothed}
+        if np.array_equal(grad_steps, steps):
+            columns["grad_norm"] = grads
+        return save_loss_history_csv(path, steps.astype(np.int64).tolist(), losses, **columns)
+
+    def write_preview(self, path: str | Path) -> Path:
+        """The latest preview: an image grid, or a scatter plot of 2-D samples."""
+        event = self._last_preview
+        if event is None:
+            raise ValueError("There is no preview yet: previews appear every few hundred steps while training.")
+        samples = np.asarray(event.images)
+        picture = scatter_picture(samples, event.labels) if samples.ndim == 2 else grid_picture(samples)
+        return save_png(path, picture)
 
     # ------------------------------------------------------------------------------------------
     # Closing
