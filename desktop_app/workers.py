@@ -21,6 +21,7 @@ Rules every worker here follows (see docs/ARCHITECTURE.md and STYLE.md):
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -29,7 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from PySide6.QtCore import QMetaObject, QObject, Qt, QThread, Signal, Slot
+from PySide6.QtCore import QMetaObject, QObject, Qt, QThread, QTimer, Signal, Slot
 
 from core.samplers import CountingDenoiser, SamplerStep, SamplingCancelled, evaluations_per_run, get_sampler
 from core.trajectory import DEFAULT_BUDGET_BYTES, TrajectoryRecorder
@@ -97,6 +98,64 @@ class Worker(QObject):
         raise NotImplementedError
 
 
+class GuiThreadGarbageCollector(QObject):
+    """While worker threads run, Python's cyclic garbage collector runs only on the GUI thread.
+
+    Automatic collection happens in whichever thread allocates when a threshold is crossed, so a
+    worker thread busy in Python code would otherwise destroy Qt objects that belong to the GUI
+    thread (a pyqtgraph item in a reference cycle, a QTimer…): Qt then cannot unregister their
+    timers ("Timers cannot be stopped from another thread") and the GUI crashes later. This is the
+    known PyQt/PySide recipe: ``gc.disable()`` while workers run, and a GUI-thread ``QTimer`` that
+    collects generation by generation when the thresholds are crossed. When the last worker thread
+    has finished, the previous setting is restored.
+    """
+
+    INTERVAL_MS = 250
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._running_threads = 0
+        self._was_enabled = gc.isenabled()
+        self._timer = QTimer(self)
+        self._timer.setInterval(self.INTERVAL_MS)
+        self._timer.timeout.connect(self._on_tick)
+
+    def thread_started(self) -> None:
+        if self._running_threads == 0:
+            self._was_enabled = gc.isenabled()
+            gc.disable()
+            self._timer.start()
+        self._running_threads += 1
+
+    @Slot()
+    def thread_finished(self) -> None:
+        self._running_threads = max(0, self._running_threads - 1)
+        if self._running_threads == 0:
+            self._timer.stop()
+            gc.collect()
+            if self._was_enabled:
+                gc.enable()
+
+    @Slot()
+    def _on_tick(self) -> None:
+        threshold = gc.get_threshold()
+        count = gc.get_count()
+        for generation in (2, 1, 0):  # the oldest generation whose threshold is crossed (as gc itself does)
+            if count[generation] > threshold[generation]:
+                gc.collect(generation)
+                break
+
+
+_collector: GuiThreadGarbageCollector | None = None
+
+
+def _garbage_collector() -> GuiThreadGarbageCollector:
+    global _collector
+    if _collector is None:
+        _collector = GuiThreadGarbageCollector()
+    return _collector
+
+
 def start_worker(worker: Worker) -> QThread:
     """Move ``worker`` to a new QThread, start it, and return the thread.
 
@@ -108,6 +167,9 @@ def start_worker(worker: Worker) -> QThread:
     thread.setObjectName(type(worker).__name__)
     worker.moveToThread(thread)
     worker.finished.connect(thread.quit, Qt.ConnectionType.DirectConnection)
+    collector = _garbage_collector()  # created on (and living in) the GUI thread, which calls this
+    collector.thread_started()
+    thread.finished.connect(collector.thread_finished)
     thread.start()
     # A queued call to the worker's own slot runs in the worker's thread. (Connecting thread.started to
     # worker.run can end up running the work on the GUI thread when PySide routes the bound method

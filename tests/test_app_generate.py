@@ -14,6 +14,7 @@ import pytest
 import torch
 from PIL import Image
 from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QMessageBox
 
 from core.ideal_denoiser import IdealDenoiser
 from core.schedules import make_schedule
@@ -57,6 +58,17 @@ def point_checkpoint():
         schedule=schedule,
         metadata={"image_shape": [2], "dataset_name": "three points"},
     )
+
+
+@pytest.fixture(autouse=True)
+def no_unexpected_dialogs(monkeypatch):
+    """A modal dialog nobody answers would hang an offscreen test: fail instead (tests that expect one patch it)."""
+
+    def fail(parent, title, text, *args):
+        raise AssertionError(f"Unexpected dialog '{title}': {text}")
+
+    for name in ("warning", "information", "question", "critical"):
+        monkeypatch.setattr(QMessageBox, name, staticmethod(fail))
 
 
 @pytest.fixture
@@ -238,3 +250,16 @@ def test_exports_write_a_grid_a_strip_and_a_gif(qtbot, view, tmp_path):
     gif.seek(10)
     assert gif.info["duration"] >= 1000  # the final sample is held (PIL merges the repeated frames)
     assert [a.label for a in view.export_actions()][0].startswith("PNG grid")
+
+
+def test_shutdown_while_sampling_stops_the_worker(qtbot, view):
+    checkpoint = image_checkpoint(T=1000)
+    view.add_model(
+        SimpleNamespace(model=_Slow(checkpoint.model), schedule=checkpoint.schedule, metadata=checkpoint.metadata)
+    )
+    choose(view.sampler_combo, "ddpm")
+    view.generate_button.click()
+    qtbot.waitUntil(lambda: view.progress.value() > 0, timeout=10_000)
+    thread, worker = view._thread, view._worker
+    assert view.shutdown() is True
+    assert not thread.isRunning() and worker.done and worker.results == []

@@ -18,6 +18,17 @@ from desktop_app.views.train_view import TrainView
 torch.set_num_threads(1)
 
 
+@pytest.fixture(autouse=True)
+def no_unexpected_dialogs(monkeypatch):
+    """A modal dialog nobody answers would hang an offscreen test: fail instead (tests that expect one patch it)."""
+
+    def fail(parent, title, text, *args):
+        raise AssertionError(f"Unexpected dialog '{title}': {text}")
+
+    for name in ("warning", "information", "question", "critical"):
+        monkeypatch.setattr(QMessageBox, name, staticmethod(fail))
+
+
 @pytest.fixture
 def view(qtbot, tmp_path, user_data_home):
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
@@ -176,3 +187,22 @@ def test_a_bad_setting_is_explained_not_raised(qtbot, view, monkeypatch):
     view.start_button.click()
     assert messages and "folder" in messages[0].lower()
     assert not view.is_training()
+
+
+def test_closing_the_main_window_during_training_leaves_no_thread_running(qtbot, monkeypatch, user_data_home):
+    from desktop_app.main_window import MainWindow
+
+    monkeypatch.setattr(
+        "desktop_app.views.train_view.QMessageBox.question", lambda *a: QMessageBox.StandardButton.Discard
+    )
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.show()
+    window.show_view("Train")
+    view = window.view("Train")
+    tiny(view, steps=1_000_000)
+    view.start_button.click()
+    qtbot.waitUntil(lambda: step_events(view) >= 2, timeout=90_000)
+    thread, worker = view._thread, view._worker
+    assert window.close()
+    assert not thread.isRunning() and worker.done

@@ -314,3 +314,16 @@ def test_readable_error_messages():
     assert readable_error(ValueError("The batch size must be positive.")) == "The batch size must be positive."
     assert readable_error(KeyError("x")).startswith("KeyError")
     assert UPDATE_INTERVAL_S <= 1 / 30 + 1e-9
+
+
+def test_python_garbage_is_collected_on_the_gui_thread_while_workers_run(qtbot):
+    import gc
+
+    assert gc.isenabled()
+    release = threading.Event()
+    worker = CallWorker(lambda: release.wait(30))
+    thread = start_worker(worker)
+    assert not gc.isenabled()  # a worker thread must not run the collector (it would delete GUI objects)
+    release.set()
+    assert stop_thread(thread, worker, 10_000)
+    qtbot.waitUntil(gc.isenabled, timeout=5000)  # restored once the last worker thread has finished

@@ -446,6 +446,7 @@ class GenerateView(QWidget):
         details = describe_metadata(getattr(obj, "metadata", {}) or {})
         return f"Just trained: {details}" if details else "Just trained"
 
+    @Slot(object)
     def add_model(self, obj) -> None:
         """Offer a model trained in this session (Train view's Finished event or a Checkpoint) and select it."""
         key = f"memory:{len(self._memory_models)}"
