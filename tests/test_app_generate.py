@@ -263,3 +263,32 @@ def test_shutdown_while_sampling_stops_the_worker(qtbot, view):
     thread, worker = view._thread, view._worker
     assert view.shutdown() is True
     assert not thread.isRunning() and worker.done and worker.results == []
+
+
+def test_a_real_checkpoint_file_loads_samples_and_is_remembered(qtbot, view, tmp_path):
+    from core.checkpoints import save_checkpoint
+    from core.mlp import MLPConfig, MLPDenoiser
+
+    torch.manual_seed(0)
+    model = MLPDenoiser(MLPConfig(hidden_dim=16, num_blocks=1, time_embed_dim=8)).eval()
+    path = save_checkpoint(
+        tmp_path / "tiny-mlp.safetensors",
+        model,
+        schedule=make_schedule("linear", 50),
+        metadata={"dataset": "toy:two_moons", "image_shape": [2], "class_names": [], "step": 7},
+    )
+    assert view.open_checkpoint(path)
+    assert "tiny-mlp" in view.model_combo.currentText() and "step 7" in view.model_combo.currentText()
+    assert view.steps_spin.maximum() == 50
+    view.batch_spin.setValue(50)
+    choose(view.sampler_combo, "ddim")
+    view.steps_spin.setValue(5)
+    generate_and_wait(qtbot, view)
+    assert view.run_a.result.samples.shape == (50, 2)
+
+    # A new Generate view with the same settings opens on the model used last.
+    again = GenerateView(view._settings)
+    qtbot.addWidget(again)
+    again.on_shown()
+    assert again.model_combo.currentData() == f"file:{path}"
+    assert again.sample_shape() == (2,)

@@ -624,6 +624,8 @@ class GenerateView(QWidget):
         s.setValue("generate/seed", self.seed_spin.value())
         s.setValue("generate/eta", self.eta_spin.value())
         s.setValue("generate/guidance", self.guidance_spin.value())
+        if self._current_key.startswith("file:"):
+            s.setValue("generate/model", self._current_key)
 
     def _restore_settings(self) -> None:
         s = self._settings
@@ -640,8 +642,20 @@ class GenerateView(QWidget):
             log.warning("Ignoring unreadable Generate settings")
 
     def on_shown(self) -> None:
-        if not self.is_sampling():
-            self.refresh_models()
+        """Refresh the list; the first time, pick the last used model (or the first bundled one)."""
+        if self.is_sampling():
+            return
+        self.refresh_models()
+        if self._current is None and self.model_combo.count() > 1:
+            wanted = self._settings.value("generate/model", "")
+            index = self.model_combo.findData(wanted) if wanted else -1
+            if index < 0:
+                bundled = [
+                    i for i in range(1, self.model_combo.count()) if self.model_combo.itemText(i).startswith("Bundled")
+                ]
+                index = bundled[0] if bundled else -1
+            if index > 0:
+                self.model_combo.setCurrentIndex(index)
 
     # ------------------------------------------------------------------------------------------
     # Sampling
