@@ -86,6 +86,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=15.0, help="measuring time per case")
     parser.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
+    parser.add_argument("--threads", type=int, default=None, help="training threads (default: the view's, cores − 1)")
     args = parser.parse_args()
 
     app = QApplication.instance() or QApplication([sys.argv[0]])
@@ -100,8 +101,11 @@ def main() -> int:
 
     import torch
 
+    if args.threads:
+        view.threads_spin.setValue(args.threads)
+
     print(
-        f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs, "
+        f"torch {torch.__version__}, training on {view.threads_spin.value()} thread(s), {os.cpu_count()} CPUs, "
         f"timer every {TICK_MS} ms, {args.seconds:.0f} s per case"
     )
     run_for(1.0)

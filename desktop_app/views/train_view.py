@@ -55,7 +55,7 @@ from PySide6.QtWidgets import (
 
 from core.checkpoints import CheckpointError, read_metadata
 from core.datasets import DATASET_CHOICES, get_dataset
-from core.device import mps_available
+from core.device import cpu_count, mps_available
 from core.images import make_grid
 from core.schedules import MAX_TIMESTEPS, MIN_TIMESTEPS, SCHEDULE_KINDS
 from core.training import TrainConfig, train
@@ -106,6 +106,16 @@ def probe_training_speed(config: TrainConfig) -> tuple[int, float]:
             times.append(time.perf_counter())
     seconds = (times[-1] - times[0]) / max(1, len(times) - 1) if len(times) > 1 else math.nan
     return num_parameters, seconds
+
+
+def default_training_threads() -> int:
+    """All CPU cores but one: the GUI thread keeps a core, so the window stays responsive.
+
+    Measured with benchmarks/bench_gui_stall.py on the 2-core reference machine under load: with
+    torch on both cores the GUI thread's p99 stall and the training speed both collapsed (OpenMP
+    threads spin-wait for a core the GUI thread holds); with one training thread both stayed usable.
+    """
+    return max(1, cpu_count() - 1)
 
 
 def reference_points(spec: str, n: int = 2000) -> np.ndarray:
@@ -294,6 +304,9 @@ class TrainView(QWidget):
             self.device_combo.addItem("CUDA GPU", "cuda")
         if mps_available():
             self.device_combo.addItem("Apple GPU (MPS)", "mps")
+        self.threads_spin = self._spin(
+            1, max(1, cpu_count()), default_training_threads(), "CPU threads for training (the window keeps the rest)"
+        )
         self.autosave_spin = self._spin(
             0, 1_000_000, 1000, "Save a resumable checkpoint every this many steps (0: only at the end)"
         )
@@ -304,6 +317,7 @@ class TrainView(QWidget):
         run_box, run_form = self._group("Run")
         run_form.addRow("Seed", self.seed_spin)
         run_form.addRow("Device", self.device_combo)
+        run_form.addRow("CPU threads", self.threads_spin)
         run_form.addRow("Autosave every", self.autosave_spin)
         run_form.addRow("Preview every", self.preview_spin)
 
@@ -325,7 +339,7 @@ class TrainView(QWidget):
             self.dataset_combo, self.word_edit, self.folder_row, self.color_check, self.conditional_check,
             self.model_combo, self.schedule_combo, self.timesteps_spin, self.objective_combo, self.lr_spin,
             self.batch_spin, self.steps_spin, self.ema_spin, self.clip_spin, self.precision_combo, self.seed_spin,
-            self.device_combo, self.autosave_spin, self.preview_spin, self.reset_button,
+            self.device_combo, self.threads_spin, self.autosave_spin, self.preview_spin, self.reset_button,
         ]  # fmt: skip
 
     def _index_after_toys(self) -> int:
@@ -493,6 +507,7 @@ class TrainView(QWidget):
             grad_clip=self.clip_spin.value(),
             precision=str(self.precision_combo.currentData()),
             device=str(self.device_combo.currentData()),
+            threads=self.threads_spin.value(),
             seed=self.seed_spin.value(),
             preview_every=self.preview_spin.value(),
             checkpoint_every=self.autosave_spin.value(),
@@ -545,6 +560,7 @@ class TrainView(QWidget):
             "batch": (self.batch_spin, "spin"), "steps": (self.steps_spin, "spin"), "ema": (self.ema_spin, "spin"),
             "clip": (self.clip_spin, "spin"), "precision": (self.precision_combo, "combo"),
             "seed": (self.seed_spin, "spin"), "device": (self.device_combo, "combo"),
+            "threads": (self.threads_spin, "spin"),
             "autosave": (self.autosave_spin, "spin"), "preview": (self.preview_spin, "spin"),
             "log_y": (self.log_check, "check"),
         }  # fmt: skip
@@ -638,6 +654,7 @@ class TrainView(QWidget):
         self.clip_spin.setValue(defaults.grad_clip)
         self._select(self.precision_combo, "auto")
         self._select(self.device_combo, "auto")
+        self.threads_spin.setValue(default_training_threads())
         self.seed_spin.setValue(0)
         self.autosave_spin.setValue(1000)
 
@@ -662,6 +679,7 @@ class TrainView(QWidget):
         for combo in (self.model_combo, self.precision_combo, self.device_combo):
             combo.currentIndexChanged.connect(self._schedule_estimate)
         self.batch_spin.valueChanged.connect(self._schedule_estimate)
+        self.threads_spin.valueChanged.connect(self._schedule_estimate)
         self.conditional_check.toggled.connect(self._schedule_estimate)
         self.color_check.toggled.connect(self._schedule_estimate)
 
@@ -671,10 +689,16 @@ class TrainView(QWidget):
         if spec == FOLDER_SPEC:
             family = f"folder-{3 if self.color_check.isChecked() else 1}ch"
         conditional = self.conditional_check.isChecked() and spec != WORD_SPEC
-        return "|".join(
-            str(x) for x in (family, self.model_combo.currentData(), self.batch_spin.value(),
-                             self.precision_combo.currentData(), self.device_combo.currentData(), conditional)
-        )  # fmt: skip
+        parts = (
+            family,
+            self.model_combo.currentData(),
+            self.batch_spin.value(),
+            self.precision_combo.currentData(),
+            self.device_combo.currentData(),
+            self.threads_spin.value(),
+            conditional,
+        )
+        return "|".join(str(x) for x in parts)
 
     @Slot()
     def _schedule_estimate(self) -> None:
