@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from PySide6.QtCore import QSettings
@@ -61,7 +62,7 @@ def wait_until_stopped(qtbot, view, timeout=90_000):
 
 def test_defaults_train_a_2d_toy_with_an_mlp(view):
     config = view.config()
-    assert config.dataset.startswith("toy:") and config.model == "mlp"
+    assert config.dataset.startswith("toy:") and config.model == "mlp" and config.prediction_type == "v"
     assert view.dataset_kind() == "points"
     assert view.start_button.isEnabled() and not view.pause_button.isEnabled()
     # Switching to images offers U-Nets and image defaults; back to points restores the MLP.
@@ -111,6 +112,7 @@ def test_a_completed_run_fills_every_plot_and_can_be_resumed(qtbot, view, tmp_pa
     heights = view.bucket_bars.opts["height"]
     assert len(heights) == 10 and all(h >= 0 for h in heights) and max(heights) > 0
     assert len(view.preview_points.points()) > 0  # a 2-D preview was drawn
+    assert np.abs(view._last_preview.images).max() < 10  # samples near the data, not blown up by 1/√ᾱ
     csv_lines = view.write_loss_csv(tmp_path / "loss.csv").read_text().splitlines()
     assert csv_lines[0] == "step,loss,smoothed_loss,grad_norm" and len(csv_lines) == 51
     assert view.write_preview(tmp_path / "preview.png").stat().st_size > 0
