@@ -9,6 +9,7 @@ happens when a model is chosen.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from core.checkpoints import CheckpointError, read_metadata
 from desktop_app import paths
 
 SUFFIX = ".safetensors"
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -75,8 +77,18 @@ def _files_in(folder: Path) -> list[Path]:
 
 
 def list_models(user_folder: Path | None = None) -> list[ModelEntry]:
-    """Bundled models first, then the user's checkpoints (newest first)."""
-    entries = [entry_for_file(p, "bundled") for p in _files_in(bundled_models_dir())]
+    """Bundled models first, then the user's checkpoints (newest first).
+
+    A bundled file that is not a Diffusion Lab denoiser checkpoint (``resources/models`` also holds
+    the metrics classifier) is left out; a damaged file of the user's is listed with its problem.
+    """
+    entries = []
+    for path in _files_in(bundled_models_dir()):
+        entry = entry_for_file(path, "bundled")
+        if entry.usable and "image_shape" in entry.metadata:
+            entries.append(entry)
+        else:
+            log.info("Not offering %s as a model: %s", path.name, entry.problem or "it is not a denoiser")
     if user_folder is None:
         try:
             user_folder = paths.checkpoints_dir()

@@ -32,6 +32,7 @@ import numpy as np
 import torch
 from PySide6.QtCore import QMetaObject, QObject, Qt, QThread, QTimer, Signal, Slot
 
+from core.device import cpu_count, set_threads
 from core.samplers import CountingDenoiser, SamplerStep, SamplingCancelled, evaluations_per_run, get_sampler
 from core.trajectory import DEFAULT_BUDGET_BYTES, TrajectoryRecorder
 
@@ -39,6 +40,16 @@ log = logging.getLogger(__name__)
 
 UPDATE_HZ = 30  # at most this many GUI updates per second from one worker
 UPDATE_INTERVAL_S = 1.0 / UPDATE_HZ
+
+
+def default_worker_threads() -> int:
+    """CPU threads for torch work in a worker: all cores but one, so the GUI thread keeps a core.
+
+    Measured with benchmarks/bench_gui_stall.py on the 2-core reference machine under load: with
+    torch on both cores the 2-D toy trained at 5 steps/s and a tiny U-Net at 0.1 steps/s (OpenMP
+    threads spin-wait for the core the GUI thread holds); with one thread, 33 and 1.1 steps/s.
+    """
+    return max(1, cpu_count() - 1)
 
 
 def readable_error(error: BaseException) -> str:
@@ -373,6 +384,7 @@ class SamplingWorker(Worker):
         max_samples: int | None = None,
         budget_bytes: int = DEFAULT_BUDGET_BYTES,
         clip_x0=None,
+        threads: int | None = None,
     ) -> None:
         super().__init__()
         if not jobs:
@@ -384,6 +396,7 @@ class SamplingWorker(Worker):
         self.cond = cond
         self.seed = int(seed)
         self.clip_x0 = clip_x0
+        self.threads = threads  # torch CPU threads while sampling (None: leave torch's setting)
         self.recorders = [TrajectoryRecorder(max_samples, budget_bytes // len(jobs)) for _ in jobs]
         self.results: list[SamplingResult] = []
         self._job_index = 0
@@ -415,6 +428,7 @@ class SamplingWorker(Worker):
     def run(self) -> None:
         self.started.emit()
         try:
+            set_threads(self.threads)
             for index, job in enumerate(self.jobs):
                 self._job_index = index
                 sampler = get_sampler(job.sampler)

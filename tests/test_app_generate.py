@@ -292,3 +292,18 @@ def test_a_real_checkpoint_file_loads_samples_and_is_remembered(qtbot, view, tmp
     again.on_shown()
     assert again.model_combo.currentData() == f"file:{path}"
     assert again.sample_shape() == (2,)
+
+
+def test_damaged_files_are_listed_but_cannot_be_chosen(qtbot, tmp_path, user_data_home):
+    folder = user_data_home / "checkpoints"
+    folder.mkdir(parents=True)
+    (folder / "half-written.safetensors").write_bytes(b"\x00" * 50)
+    settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+    settings.setValue("generate/model", f"file:{folder / 'half-written.safetensors'}")  # even if used last
+    view = GenerateView(settings)
+    qtbot.addWidget(view)
+    view.on_shown()  # must not pick the damaged file (an error dialog would fail this test)
+    index = view.model_combo.findData(f"file:{folder / 'half-written.safetensors'}")
+    assert index > 0 and "cannot be read" in view.model_combo.itemText(index)
+    assert not view.model_combo.model().item(index).isEnabled()
+    assert view.model_combo.currentIndex() != index  # a bundled model (if any) is chosen instead

@@ -62,7 +62,14 @@ from desktop_app.export import (
 from desktop_app.model_library import ModelEntry, describe_metadata, entry_for_file, list_models
 from desktop_app.widgets.point_cloud import PointCloudPlot
 from desktop_app.widgets.timeline_scrubber import TimelineScrubber
-from desktop_app.workers import SamplingJob, SamplingResult, SamplingWorker, start_worker, stop_thread
+from desktop_app.workers import (
+    SamplingJob,
+    SamplingResult,
+    SamplingWorker,
+    default_worker_threads,
+    start_worker,
+    stop_thread,
+)
 
 log = logging.getLogger(__name__)
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
@@ -439,6 +446,9 @@ class GenerateView(QWidget):
         index = self.model_combo.count() - 1
         if not entry.usable:
             self.model_combo.setItemData(index, entry.problem, Qt.ItemDataRole.ToolTipRole)
+            item = self.model_combo.model().item(index)
+            if item is not None:
+                item.setEnabled(False)  # listed, so the user sees the file, but it cannot be chosen
         return index
 
     @staticmethod
@@ -649,9 +659,14 @@ class GenerateView(QWidget):
         if self._current is None and self.model_combo.count() > 1:
             wanted = self._settings.value("generate/model", "")
             index = self.model_combo.findData(wanted) if wanted else -1
+            if index > 0 and not self.model_combo.model().item(index).isEnabled():
+                index = -1
             if index < 0:
                 bundled = [
-                    i for i in range(1, self.model_combo.count()) if self.model_combo.itemText(i).startswith("Bundled")
+                    i
+                    for i in range(1, self.model_combo.count())
+                    if self.model_combo.itemText(i).startswith("Bundled")
+                    and self.model_combo.model().item(i).isEnabled()
                 ]
                 index = bundled[0] if bundled else -1
             if index > 0:
@@ -708,7 +723,16 @@ class GenerateView(QWidget):
         self._last_labels = None if labels is None else labels.numpy()
         points = shape == (2,)
         clip = "clip" if (self.clip_check.isChecked() and not points) else None
-        worker = SamplingWorker(model, self._current.schedule, x_T, jobs, cond=cond, seed=seed, clip_x0=clip)
+        worker = SamplingWorker(
+            model,
+            self._current.schedule,
+            x_T,
+            jobs,
+            cond=cond,
+            seed=seed,
+            clip_x0=clip,
+            threads=default_worker_threads(),
+        )
         worker.progress.connect(self._on_progress)
         worker.preview.connect(self._on_preview)
         worker.result.connect(self._on_result)

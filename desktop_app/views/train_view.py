@@ -71,7 +71,7 @@ from desktop_app.export import (
 )
 from desktop_app.widgets.loss_plot import LossPlot
 from desktop_app.widgets.point_cloud import PointCloudPlot
-from desktop_app.workers import CallWorker, TrainingWorker, start_worker, stop_thread
+from desktop_app.workers import CallWorker, TrainingWorker, default_worker_threads, start_worker, stop_thread
 
 log = logging.getLogger(__name__)
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
@@ -113,13 +113,8 @@ def probe_training_speed(config: TrainConfig) -> tuple[int, float]:
 
 
 def default_training_threads() -> int:
-    """All CPU cores but one: the GUI thread keeps a core, so the window stays responsive.
-
-    Measured with benchmarks/bench_gui_stall.py on the 2-core reference machine under load: with
-    torch on both cores the GUI thread's p99 stall and the training speed both collapsed (OpenMP
-    threads spin-wait for a core the GUI thread holds); with one training thread both stayed usable.
-    """
-    return max(1, cpu_count() - 1)
+    """All CPU cores but one (see ``desktop_app.workers.default_worker_threads``)."""
+    return default_worker_threads()
 
 
 def reference_points(spec: str, n: int = 2000) -> np.ndarray:
