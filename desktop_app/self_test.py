@@ -16,6 +16,7 @@ bundle (a module PyInstaller left out, a missing data file) says what is missing
 
 from __future__ import annotations
 
+import faulthandler
 import math
 import os
 import sys
@@ -31,6 +32,8 @@ FASHION_MNIST_FILES = (
     "t10k-images-idx3-ubyte.gz",
     "t10k-labels-idx1-ubyte.gz",
 )
+WATCHDOG_ENV_VAR = "DIFFUSION_LAB_SELF_TEST_TIMEOUT_S"
+WATCHDOG_S = 600  # a hung check dumps every thread's stack to stderr and exits (instead of hanging CI)
 SELF_TEST_THREADS = 1  # torch threads: with 2 cores and other work running, more threads measured 30x slower
 SAMPLING_STEPS = 3  # DDIM steps per shipped model: enough to run every code path, cheap on a CPU
 TRAINING_STEPS = 3  # optimiser steps of the tiny training run
@@ -78,28 +81,64 @@ def check_resources() -> str:
     return f"{root} (Fashion-MNIST: 4 files; models/: {len(models)} .safetensors files)"
 
 
+class _DialogCatcher:
+    """Closes any modal dialog that opens while the views are checked, and remembers what it said.
+
+    Offscreen nobody can click "OK", so a dialog raised while the window is built (a checkpoint that
+    does not load, say) would hang the self-test; instead it becomes a failure that quotes the dialog.
+    """
+
+    def __init__(self, app, interval_ms: int = 100):
+        from PySide6.QtCore import QTimer
+
+        self.app = app
+        self.seen: list[str] = []
+        self.timer = QTimer()
+        self.timer.setInterval(interval_ms)
+        self.timer.timeout.connect(self._close_modal_dialog)
+
+    def _close_modal_dialog(self) -> None:
+        dialog = self.app.activeModalWidget()
+        if dialog is None:
+            return
+        text = getattr(dialog, "text", lambda: "")()
+        self.seen.append(f"'{dialog.windowTitle()}': {text}".strip())
+        dialog.reject() if hasattr(dialog, "reject") else dialog.close()
+
+    def __enter__(self):
+        self.timer.start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self.timer.stop()
+        return False
+
+
 def check_views(app) -> str:
-    """Open the main window offscreen, show every view, let it paint, close it."""
+    """Open the main window offscreen, show every view, let it paint, close it; no dialog may appear."""
     from desktop_app.main_window import MainWindow
 
-    window = MainWindow()
-    try:
-        window.show()
-        app.processEvents()
-        names = list(window.view_names())
-        if not names:
-            raise SelfTestFailure("the main window reports no views")
-        for name in names:
-            window.show_view(name)
-            for _ in range(3):
-                app.processEvents()
-            if window.grab().isNull():
-                raise SelfTestFailure(f"the '{name}' view could not be painted")
-    finally:
-        window.close()
-        app.processEvents()
-        window.deleteLater()
-        app.processEvents()
+    with _DialogCatcher(app) as dialogs:
+        window = MainWindow()
+        try:
+            window.show()
+            app.processEvents()
+            names = list(window.view_names())
+            if not names:
+                raise SelfTestFailure("the main window reports no views")
+            for name in names:
+                window.show_view(name)
+                for _ in range(3):
+                    app.processEvents()
+                if window.grab().isNull():
+                    raise SelfTestFailure(f"the '{name}' view could not be painted")
+        finally:
+            window.close()
+            app.processEvents()
+            window.deleteLater()
+            app.processEvents()
+    if dialogs.seen:
+        raise SelfTestFailure(f"a dialog appeared while the views opened: {'; '.join(dialogs.seen)}")
     return f"{len(names)} views shown: {', '.join(names)}"
 
 
@@ -253,21 +292,38 @@ def _run_check(name: str, check: Callable[[], str]) -> CheckResult:
 
 
 def run_self_test(qt_args: list[str] | None = None, out=None) -> int:
-    """Run every check offscreen; print a line per check and a summary line; return the exit code."""
-    import tempfile
+    """Run every check offscreen; print a line per check and a summary line; return the exit code.
 
+    A watchdog (``$DIFFUSION_LAB_SELF_TEST_TIMEOUT_S``, default 600 s) dumps every thread's stack and
+    exits with code 1 if a check hangs.
+    """
     out = out or sys.stdout
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtCore import QCoreApplication
     from PySide6.QtWidgets import QApplication
 
-    from desktop_app import APP_NAME, ORGANIZATION, __version__
+    from desktop_app import APP_NAME, ORGANIZATION
 
     QCoreApplication.setOrganizationName(ORGANIZATION)
     QCoreApplication.setApplicationName(APP_NAME)
     app = QApplication.instance() or QApplication([sys.argv[0], *(qt_args or [])])
 
     start = time.perf_counter()
+    watchdog_s = float(os.environ.get(WATCHDOG_ENV_VAR, WATCHDOG_S))
+    if sys.stderr is not None:
+        faulthandler.dump_traceback_later(watchdog_s, exit=True)  # exits with code 1 after the dump
+    try:
+        return _run_checks(app, out, start)
+    finally:
+        if sys.stderr is not None:
+            faulthandler.cancel_dump_traceback_later()
+
+
+def _run_checks(app, out, start: float) -> int:
+    import tempfile
+
+    from desktop_app import APP_NAME, __version__
+
     try:
         import torch
 

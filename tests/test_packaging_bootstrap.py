@@ -244,3 +244,50 @@ def test_self_test_tells_shipped_denoisers_from_the_classifier_and_rejects_stran
     (tmp_path / "d.safetensors").write_bytes(b"\x00" * 7)
     with pytest.raises(SelfTestFailure, match="d.safetensors cannot be read"):
         shipped_file_kind(tmp_path / "d.safetensors")
+
+
+def test_self_test_turns_a_dialog_during_start_up_into_a_failure_instead_of_hanging(qapp, monkeypatch):
+    """Offscreen nobody can click OK: a modal dialog while the views open must fail the check, quoted."""
+    import types
+
+    from PySide6.QtWidgets import QMainWindow, QMessageBox
+
+    from desktop_app import self_test
+
+    class DialogOnStart(QMainWindow):
+        def __init__(self):
+            super().__init__()
+            QMessageBox.warning(self, "Cannot open this checkpoint", "toy.safetensors is truncated.")
+
+        def view_names(self):
+            return ["Only"]
+
+        def show_view(self, name):
+            pass
+
+    fake = types.ModuleType("desktop_app.main_window")
+    fake.MainWindow = DialogOnStart
+    monkeypatch.setitem(sys.modules, "desktop_app.main_window", fake)
+    with pytest.raises(self_test.SelfTestFailure) as failure:
+        self_test.check_views(qapp)
+    assert "'Cannot open this checkpoint': toy.safetensors is truncated." in str(failure.value)
+
+
+def test_self_test_watchdog_dumps_stacks_and_exits_when_a_check_hangs(tmp_path):
+    code = """
+import sys, time
+import torch  # imported before the watchdog starts, so only the hanging check can trip it
+from desktop_app import self_test
+self_test.check_resources = lambda: time.sleep(60) or "never"
+sys.exit(self_test.run_self_test())
+"""
+    env = {
+        **os.environ,
+        "QT_QPA_PLATFORM": "offscreen",
+        "DIFFUSION_LAB_HOME": str(tmp_path),
+        "DIFFUSION_LAB_SELF_TEST_TIMEOUT_S": "5",
+    }
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert "Timeout" in result.stderr and "<lambda>" in result.stderr
+    assert "SELF-TEST PASSED" not in result.stdout
