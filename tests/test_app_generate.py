@@ -118,7 +118,7 @@ def test_sampling_fills_the_timeline_and_scrubbing_changes_the_pictures(qtbot, v
     run.scrubber.setValue(0)  # x_T: pure noise
     noise_picture = run.x_t_panel.picture
     assert not np.array_equal(noise_picture, final_picture)
-    assert "t = 99" in run.scrubber.labelText()
+    assert "t=99" in run.scrubber.labelText()
     assert run.eps_panel.picture is not None
     # At the end the samples are the dataset's images (the ideal denoiser reproduces its data).
     samples = run.result.samples

@@ -208,9 +208,9 @@ class RunPanel(QWidget):
         def label(position: int) -> str:
             t = int(timesteps[position]) if 0 <= position < len(timesteps) else -1
             if t < 0:
-                return f"final sample x₀ (after {total} steps)"
+                return "x₀: final"
             step = int(recorder.frame(position).step_index) + 1 if recorder.subsampled else position + 1
-            return f"step {step} / {total} · t = {t}"
+            return f"step {step}/{total} · t={t}"
 
         self.scrubber.setEnabled(True)
         self.scrubber.setLabelFunction(label)
@@ -246,7 +246,7 @@ class RunPanel(QWidget):
         self.x0_panel.set_picture(image_grid(frame.pred_x0))
         if frame.pred_eps is None:
             self.eps_panel.set_picture(None)
-            self.eps_panel.set_title("predicted noise ε̂ (none: the chain has ended)")
+            self.eps_panel.set_title("predicted noise ε̂ (none after the last step)")
         else:
             self.eps_panel.set_picture(image_grid(frame.pred_eps, EPS_DISPLAY_RANGE))
             self.eps_panel.set_title("predicted noise ε̂ (shown over [−3, 3])")
@@ -806,8 +806,8 @@ class GenerateView(QWidget):
             if len(self._worker.results) == 2:
                 a, b = self._worker.results
                 self.status_label.setText(
-                    f"Same x_T, two samplers: {a.job.label} took {a.evaluations} NFE / {a.seconds:.2f} s, "
-                    f"{b.job.label} {b.evaluations} NFE / {b.seconds:.2f} s. " + a.trajectory.describe()
+                    f"Same x_T for both. {a.job.label}: {a.evaluations} NFE in {a.seconds:.1f} s; "
+                    f"{b.job.label}: {b.evaluations} NFE in {b.seconds:.1f} s. " + a.trajectory.describe()
                 )
         self.progress.setFormat("%v / %m steps")
         self._update_controls()
