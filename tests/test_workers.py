@@ -319,11 +319,16 @@ def test_readable_error_messages():
 def test_python_garbage_is_collected_on_the_gui_thread_while_workers_run(qtbot):
     import gc
 
+    import sys
+
     assert gc.isenabled()
+    switch_interval = sys.getswitchinterval()
     release = threading.Event()
     worker = CallWorker(lambda: release.wait(30))
     thread = start_worker(worker)
     assert not gc.isenabled()  # a worker thread must not run the collector (it would delete GUI objects)
+    assert sys.getswitchinterval() <= 0.0005  # the GUI thread gets the GIL back quickly
     release.set()
     assert stop_thread(thread, worker, 10_000)
     qtbot.waitUntil(gc.isenabled, timeout=5000)  # restored once the last worker thread has finished
+    assert sys.getswitchinterval() == switch_interval

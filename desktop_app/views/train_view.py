@@ -92,6 +92,7 @@ KIND_DEFAULTS = {
     "points": {"model": "mlp", "batch": 128, "steps": 2000, "lr": 1e-3, "preview_every": 100, "objective": "v"},
     "images": {"model": "tiny", "batch": 64, "steps": 3000, "lr": 1e-3, "preview_every": 100, "objective": "eps"},
 }
+PROGRESS_TEXT_INTERVAL_S = 0.2  # progress bar and text refresh at most 5 times a second
 SPEED_PROBE_STEPS = 3  # timed training steps (after one warm-up step) for the time estimate
 SPEED_PROBE_DELAY_MS = 800  # wait for the settings to stop changing before measuring
 
@@ -164,6 +165,7 @@ class TrainView(QWidget):
         self._total_steps = 0
         self._start_step = 0
         self._rate_ema = math.nan  # smoothed samples per second
+        self._last_progress_text = 0.0
         self._batch_size = 1
         self._is_points = True
         self._dataset_label = ""
@@ -1000,10 +1002,14 @@ class TrainView(QWidget):
         self.status_changed.emit(f"Training on {event.device}: {event.dataset_name}")
 
     def _show_progress(self, event) -> None:
-        self.progress.setValue(min(event.step, self.progress.maximum()))
         rate = float(event.images_per_s)
         if math.isfinite(rate) and rate > 0:
             self._rate_ema = rate if not math.isfinite(self._rate_ema) else 0.9 * self._rate_ema + 0.1 * rate
+        now = time.perf_counter()
+        if now - self._last_progress_text < PROGRESS_TEXT_INTERVAL_S and event.step < event.total_steps:
+            return  # the numbers change faster than anyone reads them; each update costs a relayout
+        self._last_progress_text = now
+        self.progress.setValue(min(event.step, self.progress.maximum()))
         remaining = (
             (event.total_steps - event.step) * self._batch_size / self._rate_ema if self._rate_ema > 0 else math.nan
         )

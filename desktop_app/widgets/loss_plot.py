@@ -24,7 +24,7 @@ from PySide6.QtWidgets import QWidget
 RAW_COLOR = (120, 160, 220, 90)  # faint: the raw values are noisy
 SMOOTH_COLOR = (30, 90, 200)
 MAX_BINS = 2048  # displayed bins; the curve never holds more than 2 × MAX_BINS points
-REDRAW_INTERVAL_MS = 100  # curves are redrawn at most 10 times a second (a redraw costs ~5-10 ms of CPU)
+REDRAW_INTERVAL_MS = 200  # curves are redrawn at most 5 times a second (a redraw costs ~5-10 ms of CPU)
 
 
 class LossPlot(pg.PlotWidget):
