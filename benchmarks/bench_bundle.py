@@ -81,7 +81,13 @@ def archive_sizes(folder: Path, formats: list[str]) -> dict[str, tuple[int, floa
                 for dirpath, _dirnames, filenames in os.walk(folder):
                     for name in filenames:
                         file = Path(dirpath) / name
-                        archive.write(file, file.relative_to(folder.parent))
+                        arcname = str(file.relative_to(folder.parent))
+                        if file.is_symlink():  # store the link itself (Info-ZIP convention), not a 2nd copy
+                            link = zipfile.ZipInfo(arcname)
+                            link.external_attr = (0o120777 << 16)  # S_IFLNK | rwxrwxrwx
+                            archive.writestr(link, os.readlink(file))
+                        else:
+                            archive.write(file, arcname)
             results["zip"] = (path.stat().st_size, time.perf_counter() - start)
     return results
 
@@ -149,6 +155,9 @@ def main(argv: list[str] | None = None) -> int:
         command = [str(find_executable(bundle))]
         print(f"measuring: {bundle}")
         size = folder_size(bundle)
+        dangling = [str(p.relative_to(bundle)) for p in bundle.rglob("*") if p.is_symlink() and not p.exists()]
+        if dangling:
+            print(f"warning: {len(dangling)} dangling symlinks in the bundle: {', '.join(dangling[:5])}")
         print(f"bundle on disk      {size / MIB:8.1f} MiB   target <= {TARGETS['bundle_mib']:.0f} MiB   "
               f"{verdict(size / MIB, 'bundle_mib')}")
         for part_size, part in largest_parts(bundle, top=args.top):
