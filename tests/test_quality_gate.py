@@ -14,6 +14,7 @@ report in docs/quality.md); the sample counts keep this file within a few minute
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -62,40 +63,54 @@ def test_shipped_toy_model_passes_and_untrained_fails_its_mmd_gate(name):
 # --- Fashion-MNIST -----------------------------------------------------------------------------
 
 FMNIST_MODEL = resource_path("models", "fmnist_unet.safetensors")
-FMNIST_SAMPLES = 500  # class-balanced (50 per class)
+# Sampling is the cost: DDIM 50 with guidance is 100 U-Net evaluations per image, ≈ 1.3–1.5 s of CPU
+# per image for the shipped 1.2M-parameter U-Net, so 100 samples (10 per class) take ≈ 2 minutes.
+# Measured with the shipped model (guidance 2, floor = mean of 5 draws = 6.69 at 100 samples):
+#   100 samples, seeds 0/1/2: FID 4.92/6.46/6.31 (0.74–0.96 × floor), class accuracy 99/98/99%;
+#   200 samples, seed 0: FID 3.36, 99.0%;  250 samples, seeds 0/1: FID 3.29/3.52, 98.4/96.8%
+#   (real held-out images score 91–93% class accuracy: the classifier's own test accuracy is 92.5%).
+# At these counts FID cannot tell a good model from real data (guided samples are less diverse, which
+# lowers FID's small-sample bias); it does catch broken models, and class accuracy catches the rest.
+FMNIST_SAMPLES = 100
+# The untrained network fails by a wide margin (FID 118 against a floor of 17 at 50 samples, class
+# accuracy 2%), so 50 samples, scored against the floor at 50, show that the gate can fail.
+FMNIST_UNTRAINED_SAMPLES = 50
+FLOOR_SEEDS = 5
 FMNIST_GUIDANCE = 2.0  # "moderate": ε̃ = ε(∅) + 2 (ε(c) − ε(∅))
 FMNIST_MIN_CLASS_ACCURACY = 0.90
-FMNIST_FID_MULTIPLE = 4.0  # FID ≤ this × the real-vs-real FID at the same sample count
+FMNIST_FID_MULTIPLE = 2.0  # FID ≤ this × the real-vs-real FID at the same sample count (measured ≤ 0.96×)
 
 
-def fmnist_gate(model, schedule, floor_fid: float, seed: int = 0) -> tuple[bool, dict]:
+def fmnist_gate(model, schedule, n: int, seed: int = 0) -> tuple[bool, dict]:
+    """Sample n class-balanced images (DDIM 50, guidance) and compare with the real-vs-real floor at n."""
     images, labels = metrics.sample_images(
-        model, schedule, FMNIST_SAMPLES, sampler="ddim", steps=50, guidance_scale=FMNIST_GUIDANCE, seed=seed
+        model, schedule, n, sampler="ddim", steps=50, guidance_scale=FMNIST_GUIDANCE, seed=seed
     )
     scores = metrics.evaluate_images(images, labels, kid_subsets=10)
-    passed = scores["class_accuracy"] >= FMNIST_MIN_CLASS_ACCURACY and scores["fid"] <= FMNIST_FID_MULTIPLE * floor_fid
+    # The floor is itself noisy at small n (one draw of 200 real images gave 5.0, draws of 250 gave
+    # 2.5–2.9), so the gate uses its mean over FLOOR_SEEDS random draws of held-out images (no sampling).
+    scores["floor_fid"] = float(np.mean([metrics.real_vs_real_images(n, seed=s)["fid"] for s in range(FLOOR_SEEDS)]))
+    passed = (
+        scores["class_accuracy"] >= FMNIST_MIN_CLASS_ACCURACY
+        and scores["fid"] <= FMNIST_FID_MULTIPLE * scores["floor_fid"]
+    )
     return passed, scores
 
 
-@pytest.fixture(scope="module")
-def floor_fid() -> float:
-    return metrics.real_vs_real_images(FMNIST_SAMPLES, seed=0)["fid"]
-
-
 @pytest.mark.slow
-def test_shipped_fashion_mnist_model_passes_the_gate(floor_fid):
+def test_shipped_fashion_mnist_model_passes_the_gate():
     if not FMNIST_MODEL.is_file():
         pytest.skip(f"{FMNIST_MODEL} is not there yet: train it with the recipe in scripts/ (see README).")
     checkpoint = load_denoiser(FMNIST_MODEL)
-    passed, scores = fmnist_gate(checkpoint.model, checkpoint.schedule, floor_fid)
+    passed, scores = fmnist_gate(checkpoint.model, checkpoint.schedule, FMNIST_SAMPLES)
     assert passed, (
         f"shipped model: class accuracy {scores['class_accuracy']:.3f} (gate ≥ {FMNIST_MIN_CLASS_ACCURACY}), "
-        f"FID {scores['fid']:.2f} (gate ≤ {FMNIST_FID_MULTIPLE} × floor {floor_fid:.2f})"
+        f"FID {scores['fid']:.2f} (gate ≤ {FMNIST_FID_MULTIPLE} × floor {scores['floor_fid']:.2f})"
     )
 
 
 @pytest.mark.slow
-def test_untrained_fashion_mnist_model_fails_the_gate(floor_fid):
+def test_untrained_fashion_mnist_model_fails_the_gate():
     if FMNIST_MODEL.is_file():
         template = load_denoiser(FMNIST_MODEL)
         model, schedule = template.model, template.schedule
@@ -104,6 +119,7 @@ def test_untrained_fashion_mnist_model_fails_the_gate(floor_fid):
         from core.unet import UNet, preset_config
 
         model, schedule = UNet(preset_config("small", num_classes=10)), make_schedule("cosine", 1000)
-    passed, scores = fmnist_gate(metrics.untrained_like(model), schedule, floor_fid)
+    passed, scores = fmnist_gate(metrics.untrained_like(model), schedule, FMNIST_UNTRAINED_SAMPLES)
     assert not passed, f"an untrained U-Net passed the Fashion-MNIST gate: {scores}"
-    assert scores["fid"] > FMNIST_FID_MULTIPLE * floor_fid  # fails on quality, not only on accuracy
+    assert scores["fid"] > FMNIST_FID_MULTIPLE * scores["floor_fid"]  # fails on quality, not only on accuracy
+    assert scores["class_accuracy"] < FMNIST_MIN_CLASS_ACCURACY
