@@ -37,7 +37,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -73,7 +72,7 @@ def load_classifier(path: str | Path) -> FashionClassifier:
     try:
         with safe_open(str(path), framework="pt") as f:
             metadata = json.loads((f.metadata() or {})[METADATA_KEY])
-            state = {key: f.get_tensor(key) for key in f.keys()}  # noqa: SIM118 (safe_open has no iterator)
+            state = {key: f.get_tensor(key) for key in f.keys()}
     except (SafetensorError, KeyError, json.JSONDecodeError, OSError) as error:
         raise MetricsError(
             f"{path}: not a classifier file written by scripts/train_classifier.py ({error})."
@@ -497,13 +496,6 @@ def _sample_shape(model) -> tuple[int, ...]:
     if config is not None and hasattr(config, "data_dim"):
         return (config.data_dim,)
     raise ValueError("Cannot tell the sample shape of this model; it has no config with image_size or data_dim.")
-
-
-def format_number(value: float) -> str:
-    """Short display of a metric (3 significant digits)."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "–"
-    return f"{value:.3g}"
 
 
 def untrained_like(model, seed: int = 0):
