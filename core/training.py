@@ -31,7 +31,7 @@ import torch.nn.functional as F  # noqa: N812
 from core.checkpoints import load_checkpoint, save_checkpoint
 from core.datasets import ImageDataset, MinibatchSampler, get_dataset
 from core.denoisers import build_denoiser, count_parameters, denoiser_config
-from core.device import autocast_context, describe_device, select_device, set_threads
+from core.device import autocast_context, describe_device, resolve_precision, select_device, set_threads
 from core.forward_process import q_sample
 from core.guidance import ClassifierFreeGuidance
 from core.prediction import PREDICTION_TYPES, training_target
@@ -63,7 +63,7 @@ class TrainConfig:
     num_timesteps: int = 1000  # T
     beta_start: float | None = None  # β range for linear / quadratic / sigmoid schedules (None: 1e-4)
     beta_end: float | None = None  # (None: 0.02)
-    prediction_type: str = "eps"  # what the network learns to output: "eps", "x0" or "v"
+    prediction_type: str = "v"  # what the network learns to output: "eps", "x0" or "v" (v stays stable where ᾱ_t ≈ 0)
     loss_weighting: str = "none"  # "none" (DDPM's L_simple) or "min_snr" (γ = 5)
     class_conditional: bool = True  # condition on the dataset's labels when it has them
     label_dropout: float = 0.1  # probability of training with "no class" (enables guidance)
@@ -272,16 +272,6 @@ def model_config_for(config: TrainConfig, data) -> dict:
     return {"arch": "mlp", **cfg.to_dict()}
 
 
-def resolve_precision(precision: str, device: torch.device) -> str:
-    if precision != "auto":
-        if precision == "fp16" and device.type != "cuda":
-            raise ValueError("fp16 training needs a CUDA GPU; on this device use fp32 or bf16.")
-        return precision
-    if device.type == "cuda":
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-    return "fp32"  # on the reference CPU, fp32 measured fastest (see core/unet.py)
-
-
 def learning_rate_at(config: TrainConfig, step: int, elapsed_s: float = 0.0) -> float:
     """Linear warm-up, then constant or cosine decay to 10% of the peak at the end of the run.
 
@@ -376,6 +366,8 @@ def train(
         resumed = load_checkpoint(resume_from, with_training_state=True)
         if not resumed.training_state:
             raise TrainingError(f"{Path(resume_from).name} holds only sampling weights, not a training state to resume.")
+        if not isinstance(resumed.metadata.get("train_config"), dict):
+            raise TrainingError(f"{Path(resume_from).name} does not record the settings it was trained with, so it cannot be resumed.")
         saved = TrainConfig.from_dict(resumed.metadata["train_config"])
         # The run's identity comes from the checkpoint; only the length and bookkeeping may change.
         keep = {"steps", "checkpoint_every", "checkpoint_path", "preview_every", "log_every", "threads", "device"}
@@ -383,7 +375,7 @@ def train(
 
     set_threads(config.threads)
     device = select_device(config.device)
-    precision = resolve_precision(config.precision, device)
+    precision = resolve_precision(device, config.precision)
     data = load_training_data(config)
     schedule = build_schedule(config)
     model_cfg = model_config_for(config, data)

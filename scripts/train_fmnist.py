@@ -4,7 +4,8 @@
 
 The same recipe is the Train view's Fashion-MNIST default and what benchmarks/bench_recipe.py times.
 Why these choices, for a CPU budget of minutes rather than days:
-- U-Net "small" preset: enough capacity for 32×32 garments, cheap enough for thousands of CPU steps.
+- a lean 3-level U-Net (1.2M parameters): measured 26 ms per image per core for a training step against
+  49 ms for "small"; on a 2-core CPU the extra steps are worth more than the extra capacity.
 - cosine schedule + v-prediction (Salimans & Ho 2022): well-behaved at both ends of the schedule, so
   few-step DDIM and guidance work; min-SNR-γ weighting (Hang et al. 2023) speeds up convergence.
 - lr 2e-3 with a short warm-up, decayed (cosine, by time) to 10%: a high rate is what makes a short
@@ -34,6 +35,8 @@ from core.training import (  # noqa: E402
 FMNIST_RECIPE = dict(
     dataset="fashion_mnist",
     model="small",
+    # the shape the shipped model was trained with (1.19M parameters, 3 levels, attention at 8×8)
+    model_options={"base_channels": 32, "channel_mult": [1, 2, 2], "num_res_blocks": 1, "attention_resolutions": [8]},
     schedule="cosine",
     num_timesteps=1000,
     prediction_type="v",
@@ -43,7 +46,7 @@ FMNIST_RECIPE = dict(
     learning_rate=2e-3,
     warmup_steps=200,
     lr_decay="cosine",
-    batch_size=128,
+    batch_size=64,
     ema_decay=0.999,
     grad_clip=1.0,
     precision="auto",
@@ -60,10 +63,9 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--checkpoint-every", type=int, default=250)
     p.add_argument("--resume", default=None)
-    p.add_argument("--model", default=FMNIST_RECIPE["model"])
     args = p.parse_args(argv)
 
-    config = TrainConfig(**{**FMNIST_RECIPE, "model": args.model}, steps=args.steps, time_budget_s=args.time_budget,
+    config = TrainConfig(**FMNIST_RECIPE, steps=args.steps, time_budget_s=args.time_budget,
                          threads=args.threads, device=args.device, seed=args.seed, checkpoint_every=args.checkpoint_every,
                          checkpoint_path=args.out, preview_every=0, log_every=25,
                          recipe="python scripts/train_fmnist.py " + " ".join(sys.argv[1:] if argv is None else argv))
