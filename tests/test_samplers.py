@@ -7,6 +7,7 @@ import torch
 
 from core.guidance import ClassifierFreeGuidance
 from core.ideal_denoiser import IdealDenoiser
+from core.prediction import split_output
 from core.samplers import (
     SAMPLERS,
     CountingDenoiser,
@@ -18,7 +19,6 @@ from core.samplers import (
     sample_ddim,
     sample_euler,
 )
-from core.prediction import split_output
 from core.schedules import make_schedule
 
 diffusers = pytest.importorskip("diffusers")

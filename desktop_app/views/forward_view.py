@@ -47,7 +47,7 @@ from PySide6.QtWidgets import (
 
 from core.schedules import MAX_TIMESTEPS, MIN_TIMESTEPS, SCHEDULE_KINDS, NoiseSchedule, make_schedule
 from desktop_app import export
-from desktop_app.widgets.image_panel import GridBuffer, ImagePanel, ValueHistogram
+from desktop_app.widgets.image_panel import ImagePanel, ValueHistogram
 from desktop_app.widgets.timeline_scrubber import TimelineScrubber
 
 MAX_COMPUTE_SIDE = 256  # an opened image is downsized so its longer side is at most this (pixels)
@@ -361,7 +361,7 @@ class ForwardView(QWidget):
         ]
         for key, text in rows:
             value = QLabel("–")
-            value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            # Not mouse-selectable: a selectable label paints through a rich-text document, 3× slower.
             # A fixed size: a label whose size may change asks for a new layout of the whole view
             # on every setText, which costs more than the rest of a frame.
             value.setFixedSize(value.fontMetrics().horizontalAdvance("−43.94 dB  (4.036e-05)") + 12,
@@ -519,12 +519,6 @@ class ForwardView(QWidget):
         self._eps_chain = np.empty_like(self._x0)
         self._eps_shown = self._eps
         if not self.source.is_points:
-            ncols = None  # a square grid: the biggest tiles in a square-ish panel
-            self._grids = {
-                "x_t": GridBuffer(self._x0.shape, ncols, fill_value=IMAGE_LEVELS[0]),
-                "eps": GridBuffer(self._x0.shape, ncols, fill_value=NOISE_LEVELS[0]),
-                "signal": GridBuffer(self._x0.shape, ncols, fill_value=IMAGE_LEVELS[0]),
-            }
             self._eps_uploaded = False
             self.points_x0_item.setData(pos=np.zeros((0, 2)))
         else:
@@ -598,10 +592,10 @@ class ForwardView(QWidget):
         if self.source.is_points:
             self.points_xt_item.setData(pos=self._xt)
         else:
-            self.xt_panel.set_image(self._grids["x_t"].fill(self._xt), IMAGE_LEVELS)
-            self.signal_panel.set_image(self._grids["signal"].fill(self._signal), IMAGE_LEVELS)
+            self.xt_panel.set_batch(self._xt, IMAGE_LEVELS)  # a square grid: the biggest tiles in a square-ish panel
+            self.signal_panel.set_batch(self._signal, IMAGE_LEVELS)
             if self._chain is not None or not self._eps_uploaded:  # a fixed ε is uploaded once
-                self.noise_panel.set_image(self._grids["eps"].fill(self._eps_shown), NOISE_LEVELS)
+                self.noise_panel.set_batch(self._eps_shown, NOISE_LEVELS)
                 self._eps_uploaded = self._chain is None
         self.histogram.set_values(self._xt)
         self._update_numbers(t)

@@ -44,7 +44,7 @@ from core.schedules import (
     timestep_of_equal_snr,
 )
 from desktop_app import export
-from desktop_app.widgets.image_panel import GridBuffer, ImagePanel
+from desktop_app.widgets.image_panel import ImagePanel
 from desktop_app.widgets.timeline_scrubber import TimelineScrubber
 
 MIN_COLUMNS, MAX_COLUMNS = 2, 4
@@ -122,7 +122,7 @@ class ScheduleColumn(QFrame):
 
         self.schedule = settings.make()
         self.t = 0
-        self.grid: GridBuffer | None = None  # the view fills it with this column's x_t
+        self.xt: np.ndarray | None = None  # this column's x_t buffer: its panel shows (and keeps) it
         self._update_header(index)
         self._update_beta_enabled()
         self.kind_combo.currentIndexChanged.connect(self._on_settings_changed)
@@ -363,15 +363,16 @@ class SchedulesView(QWidget):
         generator = torch.Generator().manual_seed(self.seed_spin.value())
         self._x0 = np.ascontiguousarray(x0.numpy())
         self._eps = torch.randn(x0.shape, generator=generator).numpy()  # the same ε for every column
-        self._xt = np.empty_like(self._x0)
+        for column in self.columns:
+            column.xt = None
 
     def _render(self) -> None:
         timesteps = self.column_timesteps()
         for column, t in zip(self.columns, timesteps, strict=True):
             s = column.schedule
-            if column.grid is None or column.grid.shape != self._x0.shape:  # each column owns its picture
-                column.grid = GridBuffer(self._x0.shape, ncols=2)
-            column.panel.set_image(column.grid.fill(self._noised(s, t, out=self._xt)))
+            if column.xt is None or column.xt.shape != self._x0.shape:
+                column.xt = np.empty_like(self._x0)
+            column.panel.set_batch(self._noised(s, t, out=column.xt), ncols=2)
             column.t = t
             q = s.at(t)
             column.position_label.setText(f"t = {t} of {s.num_timesteps}   ·   SNR = {q['snr_db']:+.1f} dB")

@@ -1,14 +1,19 @@
-"""pyqtgraph panels that show model images fast: a titled image/grid panel and a value histogram.
+"""Panels that show model images fast: a titled image/grid panel and a value histogram.
 
 Views push numpy arrays here many times a second while a scrubber moves, so everything is built
 once and only arrays change afterwards (STYLE.md, "create items once, then push arrays"):
 
-- ``GridBuffer`` tiles a batch (N, C, H, W) into one preallocated (H', W'[, C]) float32 picture
-  without allocating (a reshape/transpose view written with one copy).
-- ``ImagePanel`` shows one such picture with fixed value levels, converting floats to uint8 in
-  preallocated buffers so pyqtgraph takes its fast uint8 → QImage path.
+- ``ImagePanel`` shows a batch (N, C, H, W) as a grid with fixed value levels. It converts floats
+  to uint8 in the batch's own layout (contiguous passes), tiles the bytes straight into a
+  ``QImage.Format_RGB32`` buffer (``RGB32Grid``) and paints it with one ``drawImage`` in a plain
+  widget. An image panel needs no axes, zoom or mouse, and going through a pyqtgraph
+  ``GraphicsView`` + ``ViewBox`` + ``ImageItem`` cost about as much per frame again in Python
+  paint calls and Qt's slow Grayscale8/RGB888 scaling (measured by ``benchmarks/bench_scrubber.py``).
+- ``GridBuffer`` tiles a batch into one float32 picture in the caller's values (for exports and
+  tests).
 - ``ValueHistogram`` draws the histogram of an array's values against a reference density
-  (N(0, 1) for x_t at large t), on a fixed, strided subsample so large images stay cheap.
+  (N(0, 1) for x_t at large t), on a fixed, strided subsample so large images stay cheap; it paints
+  with QPainter over a cached pixmap of its axes for the same reason as the image panel.
 """
 
 from __future__ import annotations
@@ -16,12 +21,20 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QImage, QPainter, QPen, QPixmap, QPolygonF
 from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 IMAGE_BACKGROUND = "#1b1d23"
+BACKGROUND_BGR = (0x23, 0x1D, 0x1B)  # IMAGE_BACKGROUND as the bytes of an RGB32 pixel
 GRID_PADDING = 2  # pixels between tiles (in image pixels, not screen pixels)
+PADDING_RGB = (0x3A, 0x3E, 0x48)  # between tiles: lighter than the background, so dark images stay apart
+HISTOGRAM_BACKGROUND = "#000000"  # pyqtgraph's default, like the other plots of the app
+HISTOGRAM_AXIS = "#969696"
+HISTOGRAM_TEXT = "#c8c8c8"
+HISTOGRAM_FILL_RGBA = (90, 160, 230, 120)
+HISTOGRAM_PEN_RGB = (90, 160, 230)
+REFERENCE_RGB = (240, 170, 60)
 MAX_HISTOGRAM_VALUES = 1 << 15  # larger arrays are strided down to about this many values
 
 
@@ -63,26 +76,123 @@ class GridBuffer:
         return self.picture
 
 
-def float_to_uint8(
-    picture: np.ndarray, levels: tuple[float, float], out: np.ndarray, scratch: np.ndarray
-) -> np.ndarray:
-    """Map ``levels[0] … levels[1]`` linearly to 0 … 255 into ``out`` (uint8), using ``scratch`` (float32).
+class RGB32Grid:
+    """Tiles uint8 batches (N, C, H, W) into one preallocated 32-bit picture that Qt draws directly.
 
-    Three passes over the data: scale, shift, then clip straight into the uint8 buffer.
+    The buffer is (rows, H+p, cols, W+p, 4) bytes laid out as ``QImage.Format_RGB32`` on a
+    little-endian machine (B, G, R, 0xFF per pixel), the format the raster engine draws fastest
+    (about 5× faster than Grayscale8 or RGB888 when scaled). Each colour plane is copied with one
+    strided copy whose inner loop runs along an image row, so no per-pixel Python and no float.
     """
-    lo, hi = levels
-    scale = 255.0 / (hi - lo)
-    np.multiply(picture, scale, out=scratch)
-    np.add(scratch, -lo * scale, out=scratch)
-    np.clip(scratch, 0.0, 255.0, out=out, casting="unsafe")  # truncation is fine for display
-    return out
+
+    def __init__(
+        self, shape: tuple[int, int, int, int], ncols: int | None, padding: int, padding_rgb: tuple[int, int, int]
+    ):
+        n, c, h, w = (int(s) for s in shape)
+        if n < 1 or c not in (1, 3):
+            raise ValueError(f"A grid needs at least one image with 1 or 3 channels, not shape {tuple(shape)}.")
+        self.shape = (n, c, h, w)
+        self.ncols = min(n, int(ncols) if ncols else math.ceil(math.sqrt(n)))
+        self.nrows = math.ceil(n / self.ncols)
+        self.padding = p = int(padding) if n > 1 else 0
+        self._tiles = np.empty((self.nrows, h + p, self.ncols, w + p, 4), dtype=np.uint8)
+        self._tiles[..., 0], self._tiles[..., 1], self._tiles[..., 2] = padding_rgb[2], padding_rgb[1], padding_rgb[0]
+        self._tiles[..., 3] = 255
+        for i in range(n, self.nrows * self.ncols):  # cells past the last image: plain background
+            r, col = divmod(i, self.ncols)
+            self._tiles[r, :, col, :, :3] = BACKGROUND_BGR
+        self.width = self.ncols * (w + p) - p
+        self.height = self.nrows * (h + p) - p
+        self.bytes_per_line = self.ncols * (w + p) * 4
+        self._full = n == self.nrows * self.ncols
+
+    def fill(self, batch: np.ndarray) -> None:
+        """Write a batch of this grid's shape into the picture (grey images into all three planes).
+
+        ``batch`` is uint8, or float32 already scaled to 0 … 255: then it is clipped and cast
+        straight into the picture, so a frame needs no intermediate uint8 copy.
+        """
+        n, c, h, w = self.shape
+        planes = [(plane, 0 if c == 1 else 2 - plane) for plane in range(3)]  # B, G, R in memory
+        if c == 1 and batch.dtype != np.uint8:  # convert once, then copy the bytes to the other planes
+            planes = planes[:1]
+        for plane, channel in planes:
+            if self._full:
+                source = batch[:, channel].reshape(self.nrows, self.ncols, h, w).transpose(0, 2, 1, 3)
+                self._put(self._tiles[:, :h, :, :w, plane], source)
+            else:
+                for i in range(n):
+                    r, col = divmod(i, self.ncols)
+                    self._put(self._tiles[r, :h, col, :w, plane], batch[i, channel])
+        if len(planes) == 1:
+            self._tiles[..., 1] = self._tiles[..., 0]
+            self._tiles[..., 2] = self._tiles[..., 0]
+
+    @staticmethod
+    def _put(target: np.ndarray, source: np.ndarray) -> None:
+        if source.dtype == np.uint8:
+            target[...] = source
+        else:  # truncation is fine for display
+            np.clip(source, 0.0, 255.0, out=target, casting="unsafe")
+
+    def rgb(self) -> np.ndarray:
+        """The picture as (height, width, 3) uint8 RGB, a copy (for tests and exports)."""
+        flat = self._tiles.reshape(self.nrows * self._tiles.shape[1], self.ncols * self._tiles.shape[3], 4)
+        return np.ascontiguousarray(flat[: self.height, : self.width, 2::-1])
+
+    def qimage(self) -> QImage:
+        """A QImage over the buffer (no copy): valid while this grid lives."""
+        return QImage(self._tiles.data, self.width, self.height, self.bytes_per_line, QImage.Format.Format_RGB32)
+
+
+class ImageCanvas(QWidget):
+    """Paints one QImage scaled to fit, centred, with square pixels and no smoothing (sharp pixels)."""
+
+    def __init__(self, background: QColor, parent: QWidget | None = None):
+        super().__init__(parent)
+        self._background = background
+        self._image: QImage | None = None
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)  # we fill every pixel: nothing below repaints
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setMinimumSize(120, 120)
+
+    def set_qimage(self, image: QImage | None) -> None:
+        self._image = image
+        self.update()
+
+    def image_rect(self) -> QRectF:
+        """Where the image lands inside the widget (aspect ratio kept)."""
+        if self._image is None or self._image.isNull():
+            return QRectF()
+        w, h = self._image.width(), self._image.height()
+        scale = min(self.width() / w, self.height() / h)
+        return QRectF((self.width() - w * scale) / 2, (self.height() - h * scale) / 2, w * scale, h * scale)
+
+    def paintEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        painter = QPainter(self)
+        target = self.image_rect()
+        if target.isEmpty():
+            painter.fillRect(self.rect(), self._background)
+        else:  # fill only the margins: the image covers the rest
+            painter.fillRect(QRectF(0, 0, self.width(), target.top()), self._background)
+            painter.fillRect(
+                QRectF(0, target.bottom(), self.width(), self.height() - target.bottom()), self._background
+            )
+            painter.fillRect(QRectF(0, target.top(), target.left(), target.height()), self._background)
+            painter.fillRect(QRectF(target.right(), target.top(), self.width() - target.right(), target.height()),
+                             self._background)  # fmt: skip
+            painter.drawImage(target, self._image)
+        painter.end()
 
 
 class ImagePanel(QWidget):
-    """A title, a caption and one image, drawn by a pyqtgraph ``ImageItem`` with fixed levels.
+    """A title, a caption and one image or grid of images, shown with fixed value levels.
 
-    ``set_image(picture, levels)`` takes (H, W) or (H, W, 3) float32 (or uint8, shown as is).
-    Pixels stay square and sharp; the image fills the panel.
+    ``set_batch(batch, levels)`` takes a float32 batch (N, C, H, W) in the model's values and tiles it
+    as a grid; ``set_image(picture, levels)`` takes one (H, W) or (H, W, 3) picture. Values map
+    linearly from ``levels`` to black … white. All buffers are kept between calls of the same shape,
+    so a scrubber frame costs a few passes over the pixels and one ``drawImage``.
+    Pixels stay square and sharp; the picture fills the panel.
     """
 
     def __init__(self, title: str = "", caption: str = "", parent: QWidget | None = None):
@@ -96,28 +206,20 @@ class ImagePanel(QWidget):
         self._caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self._caption.setWordWrap(True)
         self._caption.setVisible(bool(caption))
-
-        self.view = pg.GraphicsLayoutWidget()
-        self.view.setBackground(IMAGE_BACKGROUND)
-        self.view.ci.setContentsMargins(2, 2, 2, 2)
-        self.view.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.view.setMinimumSize(120, 120)
-        self.viewbox = self.view.addViewBox(lockAspect=True, invertY=True, enableMouse=False)
-        self.viewbox.setMenuEnabled(False)
-        self.image_item = pg.ImageItem(axisOrder="row-major")
-        self.viewbox.addItem(self.image_item)
+        self.canvas = ImageCanvas(QColor(IMAGE_BACKGROUND))
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
         layout.addWidget(self._title)
-        layout.addWidget(self.view, stretch=1)
+        layout.addWidget(self.canvas, stretch=1)
         layout.addWidget(self._caption)
 
-        self._u8: np.ndarray | None = None
+        self._grid: RGB32Grid | None = None
+        self._grid_key: tuple | None = None
         self._scratch: np.ndarray | None = None
-        self._shape: tuple[int, ...] | None = None
-        self.last_picture: np.ndarray | None = None  # what is on screen, in the caller's values (for tests)
+        self._batch: np.ndarray | None = None  # what is on screen, in the caller's values (a reference)
+        self._levels: tuple[float, float] = (-1.0, 1.0)
 
     def set_title(self, title: str) -> None:
         self._title.setText(title)
@@ -129,30 +231,55 @@ class ImagePanel(QWidget):
         self._caption.setText(caption)
         self._caption.setVisible(bool(caption))
 
+    def set_batch(self, batch: np.ndarray, levels: tuple[float, float] = (-1.0, 1.0), ncols: int | None = None) -> None:
+        """Show a batch (N, C, H, W) of float32 (or uint8, shown as is) images as one grid.
+
+        The panel keeps a reference to ``batch`` (for ``last_picture``) rather than a copy: give each
+        panel its own buffer.
+        """
+        if batch.ndim != 4:
+            raise ValueError(f"An image panel shows batches (N, C, H, W), not shape {batch.shape}.")
+        key = (batch.shape, ncols)
+        if self._grid_key != key:
+            self._grid = RGB32Grid(batch.shape, ncols, GRID_PADDING, PADDING_RGB)
+            self._grid_key = key
+            self._scratch = np.empty(batch.shape, dtype=np.float32)
+        if batch.dtype == np.uint8:
+            self._grid.fill(batch)
+        else:  # levels → 0 … 255 in two contiguous passes; the grid clips and casts into its pixels
+            lo, hi = levels
+            scale = 255.0 / (hi - lo)
+            np.multiply(batch, scale, out=self._scratch)
+            np.add(self._scratch, -lo * scale, out=self._scratch)
+            self._grid.fill(self._scratch)
+        self._batch, self._levels = batch, levels
+        self.canvas.set_qimage(self._grid.qimage())
+
     def set_image(self, picture: np.ndarray, levels: tuple[float, float] = (-1.0, 1.0)) -> None:
-        """Show ``picture`` with ``levels`` mapped to black … white (no auto-levels)."""
-        if picture.ndim not in (2, 3):
-            raise ValueError(f"An image panel shows (H, W) or (H, W, 3) pictures, not {picture.shape}.")
-        self.last_picture = picture
-        if picture.dtype == np.uint8:
-            u8 = np.ascontiguousarray(picture)
+        """Show one (H, W) or (H, W, 3) picture with ``levels`` mapped to black … white."""
+        if picture.ndim == 2:
+            batch = picture[None, None]
+        elif picture.ndim == 3 and picture.shape[2] in (1, 3):
+            batch = picture.transpose(2, 0, 1)[None]
         else:
-            if self._shape != picture.shape:
-                self._u8 = np.empty(picture.shape, dtype=np.uint8)
-                self._scratch = np.empty(picture.shape, dtype=np.float32)
-            u8 = float_to_uint8(picture, levels, self._u8, self._scratch)
-        new_shape = self._shape != picture.shape
-        self._shape = picture.shape
-        # No levels: uint8 goes straight into a Grayscale8 / RGB888 QImage (levels would build a
-        # colour table, an Indexed8 image that is slow to draw scaled).
-        self.image_item.setImage(u8, autoLevels=False)
-        if new_shape:
-            self.viewbox.autoRange(padding=0.0)
+            raise ValueError(f"An image panel shows (H, W) or (H, W, 3) pictures, not {picture.shape}.")
+        self.set_batch(batch, levels)
+
+    @property
+    def last_picture(self) -> np.ndarray | None:
+        """The picture on screen in the caller's values, (H', W') or (H', W', 3), padding at ``levels[0]``."""
+        if self._batch is None:
+            return None
+        grid = GridBuffer(self._batch.shape, self._grid.ncols, fill_value=self._levels[0])
+        return grid.fill(np.asarray(self._batch, dtype=np.float32)).copy()
+
+    def displayed_rgb(self) -> np.ndarray | None:
+        """The picture on screen as (H', W', 3) uint8 RGB, before scaling to the panel."""
+        return None if self._grid is None or self._batch is None else self._grid.rgb()
 
     def clear(self) -> None:
-        self.image_item.clear()
-        self.last_picture = None
-        self._shape = None
+        self._batch = None
+        self.canvas.set_qimage(None)
 
 
 def normal_density(x: np.ndarray) -> np.ndarray:
@@ -180,36 +307,166 @@ def value_histogram(values: np.ndarray, bins: int, value_range: tuple[float, flo
     return edges, counts / (max(sample.size, 1) * width)
 
 
-class ValueHistogram(pg.PlotWidget):
-    """Histogram of an array's values (a filled step curve) with the N(0, 1) density on top."""
+class ValueHistogram(QWidget):
+    """Histogram of an array's values (filled bars) with the N(0, 1) density on top, with axes and a legend.
+
+    Painted directly with QPainter: the axes, tick labels, legend and the reference curve are drawn
+    once into a cached pixmap (again only on resize or when the y range changes), and each frame
+    draws that pixmap plus one polygon of bars. As a pyqtgraph ``PlotWidget`` the same picture cost
+    about 3 ms a frame in Python paint calls, more than the whole rest of a scrubber frame.
+    """
+
+    MARGINS = (48, 10, 12, 34)  # left, top, right, bottom: room for the tick labels and axis titles
 
     def __init__(self, value_range: tuple[float, float] = (-4.0, 4.0), bins: int = 81, parent: QWidget | None = None):
-        super().__init__(parent=parent)
+        super().__init__(parent)
         self.value_range = value_range
         self.bins = bins
-        self.setMenuEnabled(False)
-        self.setMouseEnabled(x=False, y=False)
-        self.hideButtons()
-        self.setLabel("bottom", "value")
-        self.setLabel("left", "density")
-        self.getAxis("left").enableAutoSIPrefix(False)
-        self.addLegend(offset=(-8, 8), labelTextSize="8pt")
-        self.histogram_item = self.plot(
-            [0.0, 1.0], [0.0], stepMode="center", fillLevel=0, brush=(90, 160, 230, 120), pen=(90, 160, 230),
-            name="values of x_t",
-        )  # fmt: skip
-        xs = np.linspace(value_range[0], value_range[1], 200)
-        self.reference_item = self.plot(xs, normal_density(xs), pen=pg.mkPen((240, 170, 60), width=2), name="N(0, 1)")
-        self.setXRange(*value_range, padding=0)
-        self._top = 0.6
-        self.setYRange(0.0, self._top, padding=0)
+        self.y_top = Y_TOPS[0]
         self.last_density: np.ndarray | None = None
+        self._edges = np.linspace(value_range[0], value_range[1], bins + 1)
+        self._reference_x = np.linspace(value_range[0], value_range[1], 241)
+        self._reference_y = normal_density(self._reference_x)
+        self._static: QPixmap | None = None
+        self._bars = QPolygonF()
+        self._reference = QPixmap()  # the N(0, 1) curve alone on transparent, rebuilt with self._static
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setMinimumSize(240, 120)
+        self.setToolTip("How the values of x_t are spread, against the standard normal density N(0, 1)")
 
     def set_values(self, values: np.ndarray) -> None:
         edges, density = value_histogram(values, self.bins, self.value_range)
         self.last_density = density
-        self.histogram_item.setData(edges, density)
-        top = min(max(0.45, float(density.max()) * 1.05), 8.0)
-        if abs(top - self._top) > 0.1 * self._top:  # rescale only on a real change: setYRange costs
-            self._top = top
-            self.setYRange(0.0, top, padding=0)
+        top = _y_top_for(float(density.max()) * 1.05, self.y_top)
+        if top != self.y_top:  # a few fixed tops, changed rarely: each change redraws the axes (≈ 3 ms)
+            self.y_top = top
+            self._static = None
+        self._bars = self._bar_polygon(density)
+        self.update(self._plot_rect().toAlignedRect())
+
+    # --- geometry -------------------------------------------------------------------------------
+
+    def _plot_rect(self) -> QRectF:
+        left, top, right, bottom = self.MARGINS
+        return QRectF(left, top, max(1, self.width() - left - right), max(1, self.height() - top - bottom))
+
+    def _to_screen(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        plot = self._plot_rect()
+        lo, hi = self.value_range
+        sx = plot.left() + (np.asarray(x, dtype=np.float64) - lo) * (plot.width() / (hi - lo))
+        sy = plot.bottom() - np.minimum(np.asarray(y, dtype=np.float64), self.y_top) * (plot.height() / self.y_top)
+        return sx, sy
+
+    def _bar_polygon(self, density: np.ndarray) -> QPolygonF:
+        """The outline of the step histogram: along the baseline, up and down each bar."""
+        xs = np.repeat(self._edges, 2)  # x0 x0 x1 x1 … : each edge twice
+        ys = np.concatenate([[0.0], np.repeat(density, 2), [0.0]])
+        sx, sy = self._to_screen(xs, ys)
+        return QPolygonF([QPointF(a, b) for a, b in zip(sx.tolist(), sy.tolist(), strict=True)])
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        self._static = None
+        if self.last_density is not None:
+            self._bars = self._bar_polygon(self.last_density)
+        super().resizeEvent(event)
+
+    # --- painting -------------------------------------------------------------------------------
+
+    def _draw_static(self) -> QPixmap:
+        """Background, axes, ticks, titles, legend and the N(0, 1) curve, for the current size and y range."""
+        ratio = self.devicePixelRatioF()
+        pixmap = QPixmap(max(1, round(self.width() * ratio)), max(1, round(self.height() * ratio)))
+        pixmap.setDevicePixelRatio(ratio)
+        pixmap.fill(QColor(HISTOGRAM_BACKGROUND))
+        painter = QPainter(pixmap)
+        painter.setRenderHint(QPainter.RenderHint.TextAntialiasing)
+        plot = self._plot_rect()
+        axis_pen = QPen(QColor(HISTOGRAM_AXIS))
+        painter.setPen(axis_pen)
+        painter.drawLine(plot.bottomLeft(), plot.bottomRight())
+        painter.drawLine(plot.bottomLeft(), plot.topLeft())
+        metrics = painter.fontMetrics()
+        lo, hi = self.value_range
+        for value in range(math.ceil(lo), math.floor(hi) + 1):
+            x = float(self._to_screen([value], [0.0])[0][0])
+            painter.drawLine(QPointF(x, plot.bottom()), QPointF(x, plot.bottom() + 4))
+            label = f"{value:d}" if value >= 0 else f"−{-value:d}"
+            painter.drawText(
+                QRectF(x - 20, plot.bottom() + 5, 40, metrics.height()), Qt.AlignmentFlag.AlignHCenter, label
+            )
+        step = _nice_step(self.y_top / 4)
+        value = 0.0
+        while value <= self.y_top + 1e-9:
+            y = float(self._to_screen([0.0], [value])[1][0])
+            painter.drawLine(QPointF(plot.left() - 4, y), QPointF(plot.left(), y))
+            painter.drawText(QRectF(0, y - metrics.height() / 2, plot.left() - 7, metrics.height()),
+                             Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, f"{value:g}")  # fmt: skip
+            value += step
+        painter.drawText(QRectF(plot.left(), self.height() - metrics.height() - 1, plot.width(), metrics.height()),
+                         Qt.AlignmentFlag.AlignHCenter, "value")  # fmt: skip
+        painter.save()
+        painter.translate(12, plot.center().y())
+        painter.rotate(-90)
+        painter.drawText(
+            QRectF(-60, -metrics.height() / 2 - 2, 120, metrics.height()), Qt.AlignmentFlag.AlignCenter, "density"
+        )
+        painter.restore()
+        # The reference density, then the legend.
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(QPen(QColor(*REFERENCE_RGB), 2))
+        legend_x, legend_y = plot.right() - 130, plot.top() + 4
+        painter.fillRect(QRectF(legend_x, legend_y + 3, 18, 9), QColor(*HISTOGRAM_FILL_RGBA))
+        painter.drawLine(QPointF(legend_x, legend_y + 26), QPointF(legend_x + 18, legend_y + 26))
+        painter.setPen(QPen(QColor(HISTOGRAM_TEXT)))
+        painter.drawText(QPointF(legend_x + 24, legend_y + 12), "values of x_t")
+        painter.drawText(QPointF(legend_x + 24, legend_y + 30), "N(0, 1)")
+        painter.end()
+        # The reference curve goes on top of the bars, so it has a transparent pixmap of its own
+        # (drawn antialiased once: antialiasing it every frame would cost 1 ms).
+        self._reference = QPixmap(pixmap.size())
+        self._reference.setDevicePixelRatio(ratio)
+        self._reference.fill(Qt.GlobalColor.transparent)
+        painter = QPainter(self._reference)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(QPen(QColor(*REFERENCE_RGB), 2))
+        sx, sy = self._to_screen(self._reference_x, self._reference_y)
+        painter.drawPolyline(QPolygonF([QPointF(a, b) for a, b in zip(sx.tolist(), sy.tolist(), strict=True)]))
+        painter.end()
+        return pixmap
+
+    def paintEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        if self._static is None or self._static.deviceIndependentSize().toSize() != self.size():
+            self._static = self._draw_static()
+        painter = QPainter(self)
+        painter.drawPixmap(0, 0, self._static)
+        if len(self._bars):
+            painter.setClipRect(self._plot_rect().adjusted(0, -1, 0, 1))
+            painter.setPen(QPen(QColor(*HISTOGRAM_PEN_RGB)))
+            painter.setBrush(QColor(*HISTOGRAM_FILL_RGBA))
+            painter.drawPolygon(self._bars)
+        painter.setClipping(False)
+        painter.drawPixmap(0, 0, self._reference)  # the reference curve, on top of the bars
+        painter.end()
+
+
+Y_TOPS = (0.5, 0.8, 1.25, 2.0, 3.2, 5.0, 8.0)  # the density axis tops out at one of these
+
+
+def _y_top_for(needed: float, current: float) -> float:
+    """The density axis top for a histogram peaking at ``needed``: grow at once, shrink only when the
+    peak falls well below the next smaller top (so scrubbing does not make the axis flicker)."""
+    fits = next((top for top in Y_TOPS if top >= needed), Y_TOPS[-1])
+    if fits >= current:
+        return fits
+    below = max(top for top in Y_TOPS if top < current)
+    return fits if needed < 0.8 * below else current
+
+
+def _nice_step(raw: float) -> float:
+    """The smallest of 1, 2, 2.5, 5 × 10^k that is at least ``raw``."""
+    power = 10.0 ** math.floor(math.log10(raw))
+    for factor in (1.0, 2.0, 2.5, 5.0, 10.0):
+        if factor * power >= raw:
+            return factor * power
+    return 10.0 * power

@@ -1,0 +1,55 @@
+"""Open the app on one view in a chosen state, for screenshots (``../shared/tools/screenshot``).
+
+    ../shared/tools/screenshot docs/screenshots/forward.png 12 -- \
+        .venv/bin/python scripts/screenshot_view.py forward --t 300
+
+Views: forward, schedules, train, generate. ``--t`` moves the view's scrubber; ``--train-seconds``
+starts the Train view's default run and leaves it running; ``--sample`` presses Generate. Uses a
+private settings file so a screenshot never depends on (or changes) the user's saved state.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DIFFUSION_LAB_HOME", tempfile.mkdtemp(prefix="diffusion-lab-shot-"))
+
+from PySide6.QtCore import QSettings, QTimer  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+VIEWS = {"forward": 0, "schedules": 1, "train": 2, "generate": 3}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("view", choices=sorted(VIEWS))
+    parser.add_argument("--t", type=int, default=None, help="scrubber position")
+    parser.add_argument("--train", action="store_true", help="press Start in the Train view")
+    parser.add_argument("--sample", action="store_true", help="press Generate in the Generate view")
+    args = parser.parse_args()
+
+    app = QApplication(sys.argv[:1])
+    from desktop_app.main_window import MainWindow
+
+    settings = QSettings(str(Path(os.environ["DIFFUSION_LAB_HOME"]) / "shot.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(settings)
+    window.show()
+    name = window.view_names()[VIEWS[args.view]]
+    window.show_view(name)
+    view = window.view(name)
+    if args.t is not None and hasattr(view, "scrubber"):
+        view.scrubber.setValue(args.t)
+    if args.train:
+        QTimer.singleShot(300, view.start_button.click)
+    if args.sample:
+        QTimer.singleShot(300, view.generate_button.click)
+    return app.exec()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
