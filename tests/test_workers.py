@@ -318,7 +318,6 @@ def test_readable_error_messages():
 
 def test_python_garbage_is_collected_on_the_gui_thread_while_workers_run(qtbot):
     import gc
-
     import sys
 
     assert gc.isenabled()
