@@ -5,12 +5,15 @@
     python benchmarks/bench_bundle.py --source              # start-up of `python -m desktop_app` instead
 
 Start-up is timed from launching the process to the app's probe lines (``DIFFUSION_LAB_STARTUP_PROBE=1``
-makes it print ``splash-shown``, ``window-shown`` and, after idling, ``idle-rss-mb``, then quit), on
+makes it print ``window-shown`` (the main window is on screen: the first feedback too),
+``views-ready`` (torch is loaded and every view built) and, after idling, ``idle-rss-mb``, then quit), on
 the offscreen Qt platform unless ``QT_QPA_PLATFORM`` is set. The first run after a build is the cold
 one (files not yet in the page cache); the median of the others is the warm start.
 
 Targets (issue 5): bundle <= 700 MiB on disk, archive <= 300 MiB, main window <= 2.5 s, feedback
-(splash) <= 0.5 s, idle memory <= 600 MiB. The script prints the numbers; it never fails on them.
+<= 0.5 s, idle memory <= 600 MiB; "views usable" is printed against the window's 2.5 s as well, so
+the time until a student can click is never hidden behind the window's. The script prints the
+numbers; it never fails on them.
 """
 
 from __future__ import annotations
@@ -34,7 +37,8 @@ TARGETS = {
     "bundle_mib": 700.0,
     "archive_mib": 300.0,
     "window_s": 2.5,
-    "splash_s": 0.5,
+    "views_s": 2.5,  # not a target of issue 5: the window's 2.5 s, held against the moment it is usable
+    "feedback_s": 0.5,
     "idle_rss_mib": 600.0,
 }
 
@@ -84,7 +88,7 @@ def archive_sizes(folder: Path, formats: list[str]) -> dict[str, tuple[int, floa
                         arcname = str(file.relative_to(folder.parent))
                         if file.is_symlink():  # store the link itself (Info-ZIP convention), not a 2nd copy
                             link = zipfile.ZipInfo(arcname)
-                            link.external_attr = (0o120777 << 16)  # S_IFLNK | rwxrwxrwx
+                            link.external_attr = 0o120777 << 16  # S_IFLNK | rwxrwxrwx
                             archive.writestr(link, os.readlink(file))
                         else:
                             archive.write(file, arcname)
@@ -101,7 +105,7 @@ def find_executable(bundle: Path) -> Path:
 
 
 def time_startup(command: list[str], idle_s: float, timeout_s: float = 180.0) -> dict[str, float]:
-    """Launch ``command`` with the start-up probe on; return seconds to splash and window, and idle RSS."""
+    """Launch ``command`` with the start-up probe on; return seconds to the window and to usable views, and idle RSS."""
     env = {
         **os.environ,
         "DIFFUSION_LAB_STARTUP_PROBE": "1",
@@ -115,10 +119,10 @@ def time_startup(command: list[str], idle_s: float, timeout_s: float = 180.0) ->
     try:
         for line in process.stdout:  # type: ignore[union-attr]
             parts = line.split()
-            if len(parts) == 2 and parts[0] == "splash-shown":
-                result["splash_s"] = time.perf_counter() - start
-            elif len(parts) == 2 and parts[0] == "window-shown":
-                result["window_s"] = time.perf_counter() - start
+            if len(parts) == 2 and parts[0] == "window-shown":
+                result["window_s"] = result["feedback_s"] = time.perf_counter() - start
+            elif len(parts) == 2 and parts[0] == "views-ready":
+                result["views_s"] = time.perf_counter() - start
             elif len(parts) == 2 and parts[0] == "idle-rss-mb":
                 result["idle_rss_mib"] = float(parts[1])
             if time.perf_counter() - start > timeout_s:
@@ -158,26 +162,38 @@ def main(argv: list[str] | None = None) -> int:
         dangling = [str(p.relative_to(bundle)) for p in bundle.rglob("*") if p.is_symlink() and not p.exists()]
         if dangling:
             print(f"warning: {len(dangling)} dangling symlinks in the bundle: {', '.join(dangling[:5])}")
-        print(f"bundle on disk      {size / MIB:8.1f} MiB   target <= {TARGETS['bundle_mib']:.0f} MiB   "
-              f"{verdict(size / MIB, 'bundle_mib')}")
+        print(
+            f"bundle on disk      {size / MIB:8.1f} MiB   target <= {TARGETS['bundle_mib']:.0f} MiB   "
+            f"{verdict(size / MIB, 'bundle_mib')}"
+        )
         for part_size, part in largest_parts(bundle, top=args.top):
             print(f"    {part_size / MIB:8.1f} MiB  {part}")
         formats = [f for f in args.archive.split(",") if f]
         for fmt, (archived, seconds) in archive_sizes(bundle, formats).items():
-            print(f"archive ({fmt:6s})    {archived / MIB:8.1f} MiB   target <= {TARGETS['archive_mib']:.0f} MiB   "
-                  f"{verdict(archived / MIB, 'archive_mib')}   ({seconds:.0f} s to build)")
+            print(
+                f"archive ({fmt:6s})    {archived / MIB:8.1f} MiB   target <= {TARGETS['archive_mib']:.0f} MiB   "
+                f"{verdict(archived / MIB, 'archive_mib')}   ({seconds:.0f} s to build)"
+            )
 
     runs = [time_startup(command, args.idle) for _ in range(max(1, args.runs))]
     cold, warm = runs[0], runs[1:] or runs[:1]
-    for key, label, unit in (("splash_s", "feedback (splash)", "s"), ("window_s", "main window shown", "s")):
+    for key, label, unit in (
+        ("feedback_s", "first feedback", "s"),
+        ("window_s", "main window shown", "s"),
+        ("views_s", "views usable", "s"),
+    ):
         if key not in cold:
             print(f"{label:<19} not reported")
             continue
         warm_median = statistics.median(r[key] for r in warm)
-        print(f"{label:<19} {warm_median:8.2f} {unit}     target <= {TARGETS[key]} {unit}   {verdict(warm_median, key)}"
-              f"   (cold first run {cold[key]:.2f} {unit}; warm runs {', '.join(f'{r[key]:.2f}' for r in warm)})")
+        print(
+            f"{label:<19} {warm_median:8.2f} {unit}     target <= {TARGETS[key]} {unit}   {verdict(warm_median, key)}"
+            f"   (cold first run {cold[key]:.2f} {unit}; warm runs {', '.join(f'{r[key]:.2f}' for r in warm)})"
+        )
     rss = statistics.median(r.get("idle_rss_mib", float("nan")) for r in runs)
-    print(f"idle memory (RSS)   {rss:8.1f} MiB   target <= {TARGETS['idle_rss_mib']:.0f} MiB   {verdict(rss, 'idle_rss_mib')}")
+    print(
+        f"idle memory (RSS)   {rss:8.1f} MiB   target <= {TARGETS['idle_rss_mib']:.0f} MiB   {verdict(rss, 'idle_rss_mib')}"
+    )
     return 0
 
 

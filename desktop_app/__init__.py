@@ -1,7 +1,7 @@
 """Diffusion Lab's desktop app: PySide6 views over the ``core`` diffusion library.
 
-Importing this package is cheap on purpose (no torch, no Qt): ``desktop_app.app`` shows a splash
-screen before anything heavy loads.
+Importing this package is cheap on purpose (no torch, no Qt): ``desktop_app.app`` shows the main
+window before anything heavy loads.
 """
 
 __version__ = "0.1.0"

@@ -1,18 +1,19 @@
-"""Start Diffusion Lab: splash first, then torch and the main window.
+"""Start Diffusion Lab: the main window first, then torch and the views.
 
 A double-click must give feedback at once, but importing torch takes about two seconds on a
-classroom machine. So ``main`` imports only Qt, shows a splash screen, and only then imports the
-views (which import torch and ``core``). Everything else here is the safety net every desktop app
+classroom machine. So ``main`` imports only Qt, shows the main window with "Loading…" pages, and
+only then imports torch and ``core`` (on a background thread, so the window keeps painting) and
+builds the views (``MainWindow.load_views_async``). Everything else here is the safety net every desktop app
 needs: a log file in the user-data folder, a crash dialog instead of a vanishing window, and
 ``multiprocessing.freeze_support()`` for the frozen build.
 
 Flags: ``--version`` prints the version; ``--self-test`` runs ``desktop_app.self_test`` (offscreen)
 and exits 0 or 1. Unknown arguments go to Qt (``-platform offscreen`` and friends).
 
-With ``DIFFUSION_LAB_STARTUP_PROBE=1`` the app prints ``splash-shown <s>`` and ``window-shown <s>``
-(seconds since this module was imported), then ``idle-rss-mb <MB>`` after
-``DIFFUSION_LAB_PROBE_IDLE_S`` seconds (default 3) of idling, and quits: benchmarks/bench_bundle.py
-reads these lines.
+With ``DIFFUSION_LAB_STARTUP_PROBE=1`` the app prints ``window-shown <s>`` (the window is on
+screen) and ``views-ready <s>`` (every view is built and usable), in seconds since this module was
+imported, then ``idle-rss-mb <MB>`` after ``DIFFUSION_LAB_PROBE_IDLE_S`` seconds (default 3) of
+idling, and quits: benchmarks/bench_bundle.py reads these lines.
 """
 
 from __future__ import annotations
@@ -210,78 +211,20 @@ def _icon_path() -> Path | None:
     return path if path.is_file() else None
 
 
-def _splash_pixmap():
-    """The splash picture: the icon, the name and the version on a dark card (pure Qt, no torch)."""
-    from PySide6.QtCore import QRect, Qt
-    from PySide6.QtGui import QColor, QFont, QPainter, QPixmap
+def show_promptly(app, window, max_wait_s: float = 0.3) -> None:
+    """Show ``window`` and let the window system map and paint it before the heavy work starts.
 
-    width, height = 440, 220
-    pixmap = QPixmap(width, height)
-    pixmap.fill(QColor("#1e2230"))
-    painter = QPainter(pixmap)
-    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-    icon_path = _icon_path()
-    if icon_path is not None:
-        icon = QPixmap(str(icon_path)).scaled(
-            112, 112, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
-        )
-        painter.drawPixmap(28, (height - icon.height()) // 2 - 10, icon)
-    painter.setPen(QColor("#f0f0f5"))
-    title_font = QFont()
-    title_font.setPointSize(20)
-    title_font.setBold(True)
-    painter.setFont(title_font)
-    painter.drawText(QRect(160, 60, width - 170, 40), Qt.AlignmentFlag.AlignLeft, APP_NAME)
-    body_font = QFont()
-    body_font.setPointSize(10)
-    painter.setFont(body_font)
-    painter.setPen(QColor("#b8bccb"))
-    painter.drawText(QRect(160, 102, width - 170, 24), Qt.AlignmentFlag.AlignLeft, f"version {__version__}")
-    painter.end()
-    return pixmap
-
-
-def make_splash(message: str = "Loading PyTorch…"):
-    """A frameless splash window showing ``_splash_pixmap()`` and a status line.
-
-    Not ``QSplashScreen``: its ``show()`` waits up to one second for the window to be exposed, which
-    on some platforms (offscreen, slow X servers) costs that whole second before any feedback.
-    ``show_splash`` below waits only as long as the window system needs.
+    Waits only as long as the platform needs to expose the window (``QSplashScreen.show()`` waits up
+    to a whole second on some platforms before anything is on screen).
     """
-    from PySide6.QtCore import Qt
-    from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
-
-    splash = QWidget(None, Qt.WindowType.SplashScreen | Qt.WindowType.FramelessWindowHint)
-    splash.setWindowTitle(APP_NAME)
-    picture = QLabel()
-    picture.setPixmap(_splash_pixmap())
-    status = QLabel(message)
-    status.setObjectName("splash_status")
-    status.setAlignment(Qt.AlignmentFlag.AlignCenter)
-    status.setStyleSheet("color: #f0f0f5; background: #1e2230; padding: 4px;")
-    layout = QVBoxLayout(splash)
-    layout.setContentsMargins(0, 0, 0, 0)
-    layout.setSpacing(0)
-    layout.addWidget(picture)
-    layout.addWidget(status)
-    splash.setStyleSheet("background: #1e2230;")
-    return splash
-
-
-def show_splash(app, splash, max_wait_s: float = 0.3) -> None:
-    """Show ``splash`` and let the window system map and paint it before the heavy imports start."""
-    screen = app.primaryScreen()
-    if screen is not None:
-        splash.adjustSize()
-        splash.move(screen.availableGeometry().center() - splash.rect().center())
-    splash.show()
+    window.show()
     deadline = time.perf_counter() + max_wait_s
-    while splash.windowHandle() is not None and not splash.windowHandle().isExposed():
+    while window.windowHandle() is not None and not window.windowHandle().isExposed():
         if time.perf_counter() > deadline:
             break
         app.processEvents()
         time.sleep(0.005)
-    splash.repaint()
+    window.repaint()
     app.processEvents()
 
 
@@ -327,10 +270,6 @@ def main(argv: list[str] | None = None) -> int:
     if icon_path is not None:
         app.setWindowIcon(QIcon(str(icon_path)))
 
-    splash = make_splash()
-    show_splash(app, splash)
-    _probe(f"splash-shown {_elapsed():.3f}")
-
     try:
         log_path = paths.log_file()
     except OSError:  # no writable user-data folder at all: still log, to the temporary folder
@@ -344,31 +283,35 @@ def main(argv: list[str] | None = None) -> int:
     reporter = install_excepthook(log_path, show_dialogs=interactive)
     _log_startup_facts()
 
-    # The heavy part: the views import torch and core. The splash is already on screen.
+    # The window first (pure Qt: sidebar, menus, "Loading…" pages), then torch on a background
+    # thread and the views once it is in: the double-click gets a real window at once.
     try:
         from desktop_app.main_window import MainWindow
 
-        window = MainWindow()
+        window = MainWindow(load_views=False)
     except Exception:
-        splash.close()
         reporter.handle(*sys.exc_info())  # logs the traceback, shows the dialog when interactive
         print(f"{APP_NAME} could not start; the details are in {log_path}", file=sys.stderr)
         return 1
-    window.show()
-    splash.close()
-    app.processEvents()
+    show_promptly(app, window)
     log.info("Main window shown %.2f s after start", _elapsed())
     _probe(f"window-shown {_elapsed():.3f}")
 
-    if os.environ.get(PROBE_ENV_VAR) == "1":
-        idle_ms = int(1000 * float(os.environ.get(PROBE_IDLE_ENV_VAR, "3")))
+    def on_views_ready() -> None:
+        log.info("Views ready %.2f s after start", _elapsed())
+        _probe(f"views-ready {_elapsed():.3f}")
+        if os.environ.get(PROBE_ENV_VAR) == "1":
+            idle_ms = int(1000 * float(os.environ.get(PROBE_IDLE_ENV_VAR, "3")))
 
-        def report_idle_memory_and_quit() -> None:
-            _probe(f"idle-rss-mb {current_rss_mb():.1f}")
-            window.close()
-            app.quit()
+            def report_idle_memory_and_quit() -> None:
+                _probe(f"idle-rss-mb {current_rss_mb():.1f}")
+                window.close()
+                app.quit()
 
-        QTimer.singleShot(idle_ms, window, report_idle_memory_and_quit)
+            QTimer.singleShot(idle_ms, window, report_idle_memory_and_quit)
+
+    window.views_ready.connect(on_views_ready)
+    window.load_views_async()
 
     exit_code = app.exec()
     log.info("%s exited with code %d", APP_NAME, exit_code)

@@ -1,8 +1,15 @@
 """The main window: a sidebar with the four views, menus, a status area, drag and drop, persistence.
 
-Views are built once, at start-up, and kept in a ``QStackedWidget``; the window only talks to them
-through the contract in ``desktop_app/views/__init__.py`` (``title``, ``status_changed``,
-``shutdown()``, ``export_actions()``, ``on_shown()``, plus the cross-view hooks).
+Views are built once and kept in a ``QStackedWidget``; the window only talks to them through the
+contract in ``desktop_app/views/__init__.py`` (``title``, ``status_changed``, ``shutdown()``,
+``export_actions()``, ``on_shown()``, plus the cross-view hooks).
+
+The views import torch, which takes about 2 s on a classroom CPU, so the app does not wait for it:
+``MainWindow(load_views=False)`` is a complete window (sidebar, menus, status bar, saved geometry)
+whose pages say "Loading…", shown within half a second of the double-click; ``load_views_async()``
+then imports torch and ``core`` on a background thread (the window keeps painting) and builds the
+views on the GUI thread, the visible one first. Files dropped meanwhile are opened once the views
+exist. ``MainWindow()`` (the default, used by tests and the self-test) builds everything at once.
 
 Persistence (``QSettings``): window geometry and state, the last view, the last folders of the
 open/export dialogs. ``closeEvent`` asks every view's ``shutdown()``; one ``False`` cancels closing.
@@ -11,9 +18,12 @@ open/export dialogs. ``closeEvent`` asks every view's ``shutdown()``; one ``Fals
 from __future__ import annotations
 
 import logging
+import sys
+import threading
+import time
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, QSize, Qt, Slot
+from PySide6.QtCore import QSettings, QSize, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -25,8 +35,10 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMenu,
     QMessageBox,
+    QProgressBar,
     QStackedWidget,
     QStyle,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -65,20 +77,67 @@ Nichol &amp; Dhariwal 2021 (Improved DDPM) and Karras et al. 2022 (EDM).</p>
 """
 
 
+# (sidebar title, module, class): the titles are known without importing the views (which import torch).
+VIEW_SPECS = (
+    ("Forward process", "desktop_app.views.forward_view", "ForwardView"),
+    ("Schedules", "desktop_app.views.schedules_view", "SchedulesView"),
+    ("Train", "desktop_app.views.train_view", "TrainView"),
+    ("Generate", "desktop_app.views.generate_view", "GenerateView"),
+)
+VIEW_ICONS = (
+    QStyle.StandardPixmap.SP_MediaSeekForward,
+    QStyle.StandardPixmap.SP_FileDialogDetailedView,
+    QStyle.StandardPixmap.SP_BrowserReload,
+    QStyle.StandardPixmap.SP_DialogApplyButton,
+)
+# What the background thread imports before the views are built: everything heavy they need.
+HEAVY_MODULES = ("torch", "numpy", "core.schedules", "core.samplers", "core.training", "core.unet", "core.datasets")
+
+
+def _view_class(module_name: str, class_name: str) -> type:
+    import importlib
+
+    return getattr(importlib.import_module(module_name), class_name)
+
+
 def _view_classes() -> list[tuple[str, type]]:
     """(title, class) of the four views, in sidebar order (imported here: they import torch)."""
-    from desktop_app.views.forward_view import ForwardView
-    from desktop_app.views.generate_view import GenerateView
-    from desktop_app.views.schedules_view import SchedulesView
-    from desktop_app.views.train_view import TrainView
+    return [(title, _view_class(module, name)) for title, module, name in VIEW_SPECS]
 
-    return [(cls.title, cls) for cls in (ForwardView, SchedulesView, TrainView, GenerateView)]
+
+class LoadingPage(QWidget):
+    """Stands in for a view until it is built: says what is happening, with a busy bar."""
+
+    def __init__(self, title: str, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.title = title
+        heading = QLabel(f"<h2>{title}</h2>")
+        heading.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.message = QLabel("Starting PyTorch and loading the bundled models…")
+        self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.message.setWordWrap(True)
+        self.bar = QProgressBar()
+        self.bar.setRange(0, 0)  # busy: Qt animates it without Python, so it moves while torch loads
+        self.bar.setTextVisible(False)
+        self.bar.setFixedWidth(280)
+        layout = QVBoxLayout(self)
+        layout.addStretch(2)
+        layout.addWidget(heading)
+        layout.addWidget(self.message)
+        layout.addWidget(self.bar, alignment=Qt.AlignmentFlag.AlignHCenter)
+        layout.addStretch(3)
+
+    def show_error(self, text: str) -> None:
+        self.bar.hide()
+        self.message.setText(text)
 
 
 class MainWindow(QMainWindow):
     """Sidebar + stacked views + menus + status area. ``view_names()``/``show_view()`` serve the self-test."""
 
-    def __init__(self, settings: QSettings | None = None, parent: QWidget | None = None):
+    views_ready = Signal()  # every view is built (emitted by load_views_async; at once in the default mode)
+
+    def __init__(self, settings: QSettings | None = None, parent: QWidget | None = None, load_views: bool = True):
         super().__init__(parent)
         self.settings = settings if settings is not None else QSettings()
         self.setWindowTitle(APP_NAME)
@@ -96,24 +155,16 @@ class MainWindow(QMainWindow):
         )
         self.stack = QStackedWidget()
 
-        self.views: dict[str, QWidget] = {}
-        icons = [
-            QStyle.StandardPixmap.SP_MediaSeekForward,
-            QStyle.StandardPixmap.SP_FileDialogDetailedView,
-            QStyle.StandardPixmap.SP_BrowserReload,
-            QStyle.StandardPixmap.SP_DialogApplyButton,
-        ]
-        for (title, cls), icon in zip(_view_classes(), icons, strict=True):
-            view = cls(self.settings, self)
-            self.views[title] = view
-            self.stack.addWidget(view)
+        self.titles = [title for title, _module, _name in VIEW_SPECS]
+        self.views: dict[str, QWidget] = {}  # filled as the views are built
+        self._pending_paths: list[Path] = []  # dropped before the views existed
+        self._loader: threading.Thread | None = None
+        self._load_error: BaseException | None = None
+        for i, (title, icon) in enumerate(zip(self.titles, VIEW_ICONS, strict=True)):
+            self.stack.addWidget(LoadingPage(title))
             item = QListWidgetItem(self.style().standardIcon(icon), title)
-            item.setToolTip(f"{title} ({'Ctrl+' + str(len(self.views))})")
+            item.setToolTip(f"{title} (Ctrl+{i + 1})")
             self.sidebar.addItem(item)
-            status_signal = getattr(view, "status_changed", None)
-            if status_signal is not None:
-                status_signal.connect(self._on_view_status)
-        self._connect_views()
 
         central = QWidget()
         row = QHBoxLayout(central)
@@ -126,27 +177,128 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self.sidebar.currentRowChanged.connect(self._on_sidebar_row_changed)
         self._restore_settings()
+        if load_views:
+            for title in self.titles:
+                self._build_view(title)
+            self._on_all_views_built()
 
     # --- public API -----------------------------------------------------------------------------
 
     def view_names(self) -> list[str]:
-        return list(self.views)
+        return list(self.titles)
 
     def view(self, name: str) -> QWidget:
-        if name not in self.views:
-            raise ValueError(f"There is no view called '{name}'. Views: {', '.join(self.views)}.")
-        return self.views[name]
+        """The view called ``name`` (its loading page while it is not built yet)."""
+        if name not in self.titles:
+            raise ValueError(f"There is no view called '{name}'. Views: {', '.join(self.titles)}.")
+        return self.views.get(name) or self.stack.widget(self.titles.index(name))
 
     def show_view(self, name: str) -> None:
         self.view(name)
-        self.sidebar.setCurrentRow(list(self.views).index(name))
+        self.sidebar.setCurrentRow(self.titles.index(name))
 
     def current_view_name(self) -> str:
-        return list(self.views)[self.stack.currentIndex()]
+        return self.titles[self.stack.currentIndex()]
+
+    def views_loaded(self) -> bool:
+        return len(self.views) == len(self.titles)
+
+    def load_views_async(self) -> None:
+        """Import torch and core on a background thread, then build the views here, the visible one first.
+
+        Emits ``views_ready`` when done; a failure shows its message on the loading pages and goes to
+        ``sys.excepthook`` (the app's crash dialog and log).
+        """
+        if self._loader is not None or self.views_loaded():
+            return
+        self._load_started = time.perf_counter()
+        self._loader = threading.Thread(target=self._import_heavy_modules, name="import-torch", daemon=True)
+        self._loader.start()
+        QTimer.singleShot(50, self._poll_loader)
+
+    def _import_heavy_modules(self) -> None:  # runs on the loader thread: imports only, no Qt
+        import importlib
+
+        try:
+            for module in HEAVY_MODULES:
+                importlib.import_module(module)
+        except BaseException as error:  # reported on the GUI thread by _poll_loader
+            self._load_error = error
+
+    @Slot()
+    def _poll_loader(self) -> None:
+        if self._loader is not None and self._loader.is_alive():
+            QTimer.singleShot(30, self._poll_loader)
+            return
+        if self._load_error is not None:
+            self._fail_loading(self._load_error)
+            return
+        log.info("torch and core imported in %.2f s (background)", time.perf_counter() - self._load_started)
+        current = self.current_view_name()
+        order = [current] + [title for title in self.titles if title != current]
+        self._build_next_view(order)
+
+    def _build_next_view(self, order: list[str]) -> None:
+        """Build one view per turn of the event loop, so the window repaints between them.
+
+        A view that fails keeps its page, which then says so; the others are still built.
+        """
+        try:
+            self._build_view(order[0])
+        except Exception as error:
+            page = self.stack.widget(self.titles.index(order[0]))
+            if isinstance(page, LoadingPage):
+                page.show_error(f"{APP_NAME} could not load this view: {error}\nThe log has the details.")
+            sys.excepthook(type(error), error, error.__traceback__)
+        if order[1:]:
+            QTimer.singleShot(0, lambda: self._build_next_view(order[1:]))
+        else:
+            self._on_all_views_built()
+
+    def _fail_loading(self, error: BaseException) -> None:
+        """torch or core could not be imported: no view can work; say so on every page."""
+        for i in range(self.stack.count()):
+            page = self.stack.widget(i)
+            if isinstance(page, LoadingPage):
+                page.show_error(f"{APP_NAME} could not start PyTorch: {error}\nThe log has the details.")
+        sys.excepthook(type(error), error, error.__traceback__)
+
+    def _build_view(self, title: str) -> None:
+        if title in self.views:
+            return
+        index = self.titles.index(title)
+        _module, module_name, class_name = VIEW_SPECS[index]
+        view = _view_class(module_name, class_name)(self.settings, self)
+        placeholder = self.stack.widget(index)
+        was_current = self.stack.currentIndex() == index
+        self.stack.insertWidget(index, view)
+        self.stack.removeWidget(placeholder)
+        placeholder.deleteLater()
+        self.views[title] = view
+        status_signal = getattr(view, "status_changed", None)
+        if status_signal is not None:
+            status_signal.connect(self._on_view_status)
+        if was_current:
+            self.stack.setCurrentIndex(index)
+            self._on_sidebar_row_changed(index)
+
+    def _on_all_views_built(self) -> None:
+        self._connect_views()
+        self.device_label.setText(self._device_text())
+        self._refresh_status_labels()
+        self.export_action.setEnabled(bool(self._export_actions()))
+        pending, self._pending_paths = self._pending_paths, []
+        for path in pending:
+            self.open_path(path)
+        self.views_ready.emit()
 
     def open_path(self, path: str | Path) -> None:
         """Open a dropped or chosen file: checkpoints go to Generate, anything else to Forward process."""
         path = Path(path)
+        if not self.views_loaded():  # still starting: open it as soon as the views exist
+            self._pending_paths.append(path)
+            self.statusBar().showMessage(f"{path.name} opens as soon as the views are loaded…", 8000)
+            return
         if path.suffix.lower() in CHECKPOINT_SUFFIXES:
             generate = self.views.get("Generate")
             if generate is None or not hasattr(generate, "open_checkpoint"):
@@ -172,7 +324,7 @@ class MainWindow(QMainWindow):
         bar = self.statusBar()
         self.dataset_label = QLabel()
         self.model_label = QLabel()
-        self.device_label = QLabel(self._device_text())
+        self.device_label = QLabel("Device: …")  # filled in once torch is loaded
         for label in (self.dataset_label, self.model_label, self.device_label):
             label.setContentsMargins(8, 0, 8, 0)
             bar.addPermanentWidget(label)
@@ -204,7 +356,7 @@ class MainWindow(QMainWindow):
 
         view_menu = self.menuBar().addMenu("&View")
         self.view_actions: list[QAction] = []
-        for i, name in enumerate(self.views):
+        for i, name in enumerate(self.titles):
             action = self._add_action(view_menu, name, QKeySequence(f"Ctrl+{i + 1}"), self._on_view_action)
             action.setData(name)
             self.view_actions.append(action)
@@ -231,7 +383,7 @@ class MainWindow(QMainWindow):
         if state is not None:
             self.restoreState(state)
         last = str(self.settings.value("main/last_view", "Forward process"))
-        self.show_view(last if last in self.views else "Forward process")
+        self.show_view(last if last in self.titles else "Forward process")
 
     def _save_settings(self) -> None:
         self.settings.setValue("main/geometry", self.saveGeometry())
@@ -242,6 +394,9 @@ class MainWindow(QMainWindow):
     # --- events ---------------------------------------------------------------------------------
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+        if self._loader is not None and self._loader.is_alive():
+            self.hide()  # closed while torch loads: let the import finish (a second or two), then quit
+            self._loader.join()
         for name, view in self.views.items():
             shutdown = getattr(view, "shutdown", None)
             if shutdown is None:
@@ -301,7 +456,10 @@ class MainWindow(QMainWindow):
         dataset = _call_text(current, "dataset_name") or dataset
         model = _call_text(current, "model_name") or model
         self.dataset_label.setText(f"Data: {dataset}" if dataset else "")
-        self.model_label.setText(f"Model: {model}" if model else "Model: none loaded")
+        if self.views_loaded():
+            self.model_label.setText(f"Model: {model}" if model else "Model: none loaded")
+        else:
+            self.model_label.setText("Loading…")
 
     @Slot()
     def _on_view_action(self) -> None:

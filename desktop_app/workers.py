@@ -21,6 +21,7 @@ Rules every worker here follows (see docs/ARCHITECTURE.md and STYLE.md):
 
 from __future__ import annotations
 
+import copy
 import gc
 import logging
 import sys
@@ -398,6 +399,7 @@ class SamplingWorker(Worker):
         budget_bytes: int = DEFAULT_BUDGET_BYTES,
         clip_x0=None,
         threads: int | None = None,
+        device: torch.device | str | None = None,
     ) -> None:
         super().__init__()
         if not jobs:
@@ -410,6 +412,7 @@ class SamplingWorker(Worker):
         self.seed = int(seed)
         self.clip_x0 = clip_x0
         self.threads = threads  # torch CPU threads while sampling (None: leave torch's setting)
+        self.device = torch.device(device) if device is not None else x_T.device
         self.recorders = [TrajectoryRecorder(max_samples, budget_bytes // len(jobs)) for _ in jobs]
         self.results: list[SamplingResult] = []
         self._job_index = 0
@@ -423,6 +426,23 @@ class SamplingWorker(Worker):
         super().request_stop()
         for recorder in self.recorders:
             recorder.cancel()
+
+    def _on_device(self):
+        """The model, x_T and the conditioning on ``self.device``.
+
+        The model is copied rather than moved when it lives elsewhere: the same object may be in use
+        by the GUI (the model list) or by a training run, which must never see it change device.
+        The initial noise is drawn on the CPU and moved, so a seed gives the same x_T everywhere.
+        """
+        model = self.model
+        parameter = next(model.parameters(), None) if isinstance(model, torch.nn.Module) else None
+        if parameter is not None and parameter.device != self.device:
+            model = copy.deepcopy(model).to(self.device)
+        x_T = self.x_T.to(self.device)
+        cond = None
+        if self.cond is not None:
+            cond = {k: v.to(self.device) if isinstance(v, torch.Tensor) else v for k, v in self.cond.items()}
+        return model, x_T, cond
 
     def _on_step(self, step: SamplerStep) -> bool:
         stop = self.recorders[self._job_index](step)
@@ -442,20 +462,21 @@ class SamplingWorker(Worker):
         self.started.emit()
         try:
             set_threads(self.threads)
+            model, x_T, cond = self._on_device()
             for index, job in enumerate(self.jobs):
                 self._job_index = index
                 sampler = get_sampler(job.sampler)
-                counting = CountingDenoiser(self.model)
-                generator = torch.Generator(device=self.x_T.device).manual_seed(self.seed + 1)
+                counting = CountingDenoiser(model)
+                generator = torch.Generator(device=x_T.device).manual_seed(self.seed + 1)
                 start = time.perf_counter()
                 x_0 = sampler(
                     counting,
-                    self.x_T.clone(),
+                    x_T.clone(),
                     self.schedule,
                     job.steps,
                     generator=generator,
                     callback=self._on_step,
-                    cond=self.cond,
+                    cond=cond,
                     clip_x0=self.clip_x0,
                     **job.options,
                 )

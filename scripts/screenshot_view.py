@@ -3,8 +3,9 @@
     ../shared/tools/screenshot docs/screenshots/forward.png 12 -- \
         .venv/bin/python scripts/screenshot_view.py forward --t 300
 
-Views: forward, schedules, train, generate. ``--t`` moves the view's scrubber; ``--train-seconds``
-starts the Train view's default run and leaves it running; ``--sample`` presses Generate. Uses a
+Views: forward, schedules, train, generate. ``--t`` moves the view's scrubber (with ``--sample``:
+the finished run's timeline); ``--train`` presses Start in the Train view; ``--sample`` presses
+Generate. Uses a
 private settings file so a screenshot never depends on (or changes) the user's saved state.
 """
 
@@ -42,12 +43,20 @@ def main() -> int:
     name = window.view_names()[VIEWS[args.view]]
     window.show_view(name)
     view = window.view(name)
-    if args.t is not None and hasattr(view, "scrubber"):
-        view.scrubber.setValue(args.t)
     if args.train:
         QTimer.singleShot(300, view.start_button.click)
-    if args.sample:
+    if args.sample:  # --t then moves the finished run's timeline
         QTimer.singleShot(300, view.generate_button.click)
+
+        def when_sampled() -> None:
+            if view.is_sampling() or view.run_a.result is None:
+                QTimer.singleShot(200, when_sampled)
+            elif args.t is not None:
+                view.run_a.scrubber.setValue(args.t)
+
+        QTimer.singleShot(600, when_sampled)
+    elif args.t is not None and hasattr(view, "scrubber"):
+        view.scrubber.setValue(args.t)
     return app.exec()
 
 

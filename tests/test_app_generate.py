@@ -307,3 +307,37 @@ def test_damaged_files_are_listed_but_cannot_be_chosen(qtbot, tmp_path, user_dat
     assert index > 0 and "cannot be read" in view.model_combo.itemText(index)
     assert not view.model_combo.model().item(index).isEnabled()
     assert view.model_combo.currentIndex() != index  # a bundled model (if any) is chosen instead
+
+
+def test_device_choice_offers_what_exists_samples_there_and_is_remembered(qtbot, view, tmp_path):
+    offered = [view.device_combo.itemData(i) for i in range(view.device_combo.count())]
+    assert offered[:2] == ["auto", "cpu"]
+    assert ("cuda" in offered) == torch.cuda.is_available()
+    view.add_model(image_checkpoint())
+    choose(view.device_combo, "cpu")
+    view.steps_spin.setValue(5)
+    view.batch_spin.setValue(2)
+    generate_and_wait(qtbot, view)
+    assert view._worker.device == torch.device("cpu")
+    assert view.run_a.result is not None
+    again = GenerateView(view._settings)
+    qtbot.addWidget(again)
+    assert again.device_combo.currentData() == "cpu"
+
+
+def test_sampling_on_another_device_copies_the_model_and_leaves_the_original_alone():
+    from desktop_app.workers import SamplingJob, SamplingWorker
+
+    model = torch.nn.Linear(2, 2)  # stands in for a denoiser: only its parameters matter here
+    x_T = torch.randn(3, 2)
+    labels = torch.tensor([0, 1, 2])
+    worker = SamplingWorker(
+        model, None, x_T, [SamplingJob("ddim", 2, {})], cond={"class_labels": labels}, device="meta"
+    )  # fmt: skip  (a device without data: no GPU needed)
+    moved, moved_x_T, cond = worker._on_device()
+    assert moved is not model and next(moved.parameters()).device.type == "meta"
+    assert next(model.parameters()).device.type == "cpu"  # the GUI's and the trainer's copy stays put
+    assert moved_x_T.device.type == "meta" and x_T.device.type == "cpu"
+    assert cond["class_labels"].device.type == "meta"
+    same = SamplingWorker(model, None, x_T, [SamplingJob("ddim", 2, {})], device="cpu")._on_device()[0]
+    assert same is model  # already there: no copy

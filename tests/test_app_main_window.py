@@ -144,3 +144,55 @@ def test_last_view_and_geometry_are_restored(qtbot, settings):
     assert second.current_view_name() == "Schedules"
     assert second.height() == 531
     second.close()
+
+
+# --- start-up: the window first, the views after torch ------------------------------------------
+
+
+def test_the_window_shows_at_once_and_builds_its_views_in_the_background(qtbot, settings, tmp_path):
+    settings.setValue("main/last_view", "Schedules")
+    window = MainWindow(settings, load_views=False)
+    qtbot.addWidget(window)
+    window.show()
+    assert window.view_names() == VIEWS  # the sidebar and menus exist before any view
+    assert not window.views_loaded()
+    assert window.current_view_name() == "Schedules"
+    assert type(window.stack.currentWidget()).__name__ == "LoadingPage"
+    photo = tmp_path / "early.png"
+    Image.fromarray(np.full((40, 40, 3), 200, dtype=np.uint8)).save(photo)
+    _drop(window, photo)  # dropped while loading: opened once the views exist
+    with qtbot.waitSignal(window.views_ready, timeout=120_000):
+        window.load_views_async()
+    assert window.views_loaded()
+    assert window.stack.count() == len(VIEWS)
+    for name in VIEWS:
+        assert type(window.view(name)).__name__ != "LoadingPage"
+        assert window.stack.indexOf(window.view(name)) == VIEWS.index(name)
+    assert window.current_view_name() == "Forward process"  # the early drop was opened there
+    assert window.view("Forward process").source_combo.currentText() == "Image: early.png"
+    assert window.device_label.text().startswith("Device: ") and "…" not in window.device_label.text()
+    window.close()
+
+
+def test_a_view_that_fails_to_load_says_so_and_reports_the_error(qtbot, settings, monkeypatch):
+    import sys
+
+    import desktop_app.main_window as main_window
+
+    broken = list(main_window.VIEW_SPECS)
+    broken[2] = ("Train", "desktop_app.views.no_such_view", "TrainView")
+    monkeypatch.setattr(main_window, "VIEW_SPECS", tuple(broken))
+    reported = []
+    monkeypatch.setattr(sys, "excepthook", lambda kind, error, tb: reported.append(error))
+    window = MainWindow(settings, load_views=False)
+    qtbot.addWidget(window)
+    with qtbot.waitSignal(window.views_ready, timeout=120_000):
+        window.load_views_async()
+    assert len(reported) == 1 and isinstance(reported[0], ModuleNotFoundError)
+    window.show_view("Train")
+    page = window.stack.currentWidget()
+    assert "could not load this view" in page.message.text()
+    assert not window.views_loaded()
+    window.show_view("Generate")  # the other views were still built
+    assert type(window.stack.currentWidget()).__name__ == "GenerateView"
+    window.close()

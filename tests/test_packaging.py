@@ -240,7 +240,7 @@ def _run_python(code: str, **kwargs) -> subprocess.CompletedProcess:
 
 
 def test_bootstrap_modules_import_neither_torch_nor_core():
-    """The splash must appear before torch loads, so the bootstrap path may not import it."""
+    """The window must appear before torch loads, so the bootstrap path may not import it."""
     result = _run_python(
         """
         import sys

@@ -178,7 +178,7 @@ def test_self_test_returns_nonzero_with_the_reason_on_its_last_line(qapp, monkey
 
 
 @pytest.mark.slow
-def test_startup_probe_reports_splash_then_window_then_memory(tmp_path):
+def test_startup_probe_reports_window_then_views_then_memory(tmp_path):
     env = {
         **os.environ,
         "QT_QPA_PLATFORM": "offscreen",
@@ -191,12 +191,12 @@ def test_startup_probe_reports_splash_then_window_then_memory(tmp_path):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     probe = dict(line.split() for line in result.stdout.splitlines() if line.split()[0] in (
-        "splash-shown", "window-shown", "idle-rss-mb"))
-    assert list(probe) == ["splash-shown", "window-shown", "idle-rss-mb"]
-    assert 0 < float(probe["splash-shown"]) < float(probe["window-shown"])
+        "window-shown", "views-ready", "idle-rss-mb"))
+    assert list(probe) == ["window-shown", "views-ready", "idle-rss-mb"]
+    assert 0 < float(probe["window-shown"]) < float(probe["views-ready"])
     assert float(probe["idle-rss-mb"]) > 20  # a Qt app with a window holds at least this much
     log = (tmp_path / "home" / "logs" / "diffusion-lab.log").read_text(encoding="utf-8")
-    assert "Main window shown" in log
+    assert "Main window shown" in log and "Views ready" in log
 
 
 def test_a_main_window_that_fails_to_build_exits_with_1_and_a_logged_traceback(tmp_path):
@@ -205,7 +205,7 @@ def test_a_main_window_that_fails_to_build_exits_with_1_and_a_logged_traceback(t
 import sys, types
 broken = types.ModuleType("desktop_app.main_window")
 class MainWindow:
-    def __init__(self):
+    def __init__(self, **options):
         raise RuntimeError("the Train view could not be built")
 broken.MainWindow = MainWindow
 sys.modules["desktop_app.main_window"] = broken

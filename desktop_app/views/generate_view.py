@@ -43,6 +43,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.checkpoints import CheckpointError, load_denoiser
+from core.device import mps_available, select_device
 from core.guidance import ClassifierFreeGuidance
 from core.images import make_grid
 from core.samplers import DEFAULT_STEPS, SAMPLER_LABELS, SAMPLERS, evaluations_per_run
@@ -323,6 +324,14 @@ class GenerateView(QWidget):
         self.guidance_spin.setValue(3.0)
         self.guidance_spin.setToolTip("Classifier-free guidance scale w: 1 = plain conditional, larger = more typical")
         self.guidance_label = QLabel("Guidance")
+        self.device_combo = QComboBox()
+        self.device_combo.addItem("auto", "auto")
+        self.device_combo.addItem("CPU", "cpu")
+        if torch.cuda.is_available():
+            self.device_combo.addItem("CUDA GPU", "cuda")
+        if mps_available():
+            self.device_combo.addItem("Apple GPU (MPS)", "mps")
+        self.device_combo.setToolTip("Where to sample: auto takes the GPU when there is one, else the CPU")
         self.clip_check = QCheckBox("clip x̂₀")
         self.clip_check.setChecked(True)
         self.clip_check.setToolTip("Clamp the predicted x̂₀ to [−1, 1] at every step (images)")
@@ -370,6 +379,8 @@ class GenerateView(QWidget):
         compare_row.addWidget(self.steps_b_spin)
         compare_row.addWidget(self.sync_check)
         compare_row.addStretch(1)
+        compare_row.addWidget(QLabel("Device"))
+        compare_row.addWidget(self.device_combo)
         compare_row.addWidget(self.generate_button)
         compare_row.addWidget(self.cancel_button)
         compare_row.addWidget(self.export_button)
@@ -618,6 +629,7 @@ class GenerateView(QWidget):
             self.guidance_spin,
             self.compare_check,
             self.clip_check,
+            self.device_combo,
         ):
             widget.setEnabled(not sampling)
         self.eta_spin.setEnabled(not sampling and self.sampler_combo.currentData() == "ddim")
@@ -634,12 +646,17 @@ class GenerateView(QWidget):
         s.setValue("generate/seed", self.seed_spin.value())
         s.setValue("generate/eta", self.eta_spin.value())
         s.setValue("generate/guidance", self.guidance_spin.value())
+        s.setValue("generate/device", self.device_combo.currentData())
         if self._current_key.startswith("file:"):
             s.setValue("generate/model", self._current_key)
 
     def _restore_settings(self) -> None:
         s = self._settings
-        for combo, key in ((self.sampler_combo, "generate/sampler"), (self.sampler_b_combo, "generate/sampler_b")):
+        for combo, key in (
+            (self.sampler_combo, "generate/sampler"),
+            (self.sampler_b_combo, "generate/sampler_b"),
+            (self.device_combo, "generate/device"),  # a GPU that is gone since stays unselected: auto
+        ):
             index = combo.findData(s.value(key))
             if index >= 0:
                 combo.setCurrentIndex(index)
@@ -703,6 +720,7 @@ class GenerateView(QWidget):
         if self._current is None:
             raise ValueError("Choose a model first: a bundled one, one you trained, or a checkpoint file.")
         shape = self.sample_shape()
+        device = select_device(str(self.device_combo.currentData()))  # ValueError names what is missing
         batch = self.batch_spin.value()
         seed = self.seed_spin.value()
         x_T = torch.randn((batch, *shape), generator=torch.Generator().manual_seed(seed))
@@ -732,6 +750,7 @@ class GenerateView(QWidget):
             seed=seed,
             clip_x0=clip,
             threads=default_worker_threads(),
+            device=device,
         )
         worker.progress.connect(self._on_progress)
         worker.preview.connect(self._on_preview)
