@@ -114,15 +114,32 @@ class _DialogCatcher:
         return False
 
 
-def check_views(app) -> str:
-    """Open the main window offscreen, show every view, let it paint, close it; no dialog may appear."""
-    from desktop_app.main_window import MainWindow
+def check_views(app, timeout_s: float = 180.0) -> str:
+    """Open the main window offscreen as the app does (window first, views built after torch loads on
+    a background thread), show every view, let it paint, close it; no dialog may appear."""
+    import sys
 
+    from desktop_app.main_window import LoadingPage, MainWindow
+
+    reported: list[BaseException] = []
+    previous_hook = sys.excepthook
+    sys.excepthook = lambda kind, error, tb: reported.append(error)  # a view that fails to build
     with _DialogCatcher(app) as dialogs:
-        window = MainWindow()
+        window = MainWindow(load_views=False)
         try:
             window.show()
             app.processEvents()
+            ready = []
+            window.views_ready.connect(lambda: ready.append(True))
+            window.load_views_async()
+            deadline = time.perf_counter() + timeout_s
+            while not ready and time.perf_counter() < deadline:
+                app.processEvents()
+                time.sleep(0.01)
+            if reported:
+                raise SelfTestFailure(f"a view could not be built: {type(reported[0]).__name__}: {reported[0]}")
+            if not ready:
+                raise SelfTestFailure(f"the views were not ready after {timeout_s:.0f} s")
             names = list(window.view_names())
             if not names:
                 raise SelfTestFailure("the main window reports no views")
@@ -130,16 +147,19 @@ def check_views(app) -> str:
                 window.show_view(name)
                 for _ in range(3):
                     app.processEvents()
+                if isinstance(window.stack.currentWidget(), LoadingPage):
+                    raise SelfTestFailure(f"the '{name}' view was never built")
                 if window.grab().isNull():
                     raise SelfTestFailure(f"the '{name}' view could not be painted")
         finally:
+            sys.excepthook = previous_hook
             window.close()
             app.processEvents()
             window.deleteLater()
             app.processEvents()
     if dialogs.seen:
         raise SelfTestFailure(f"a dialog appeared while the views opened: {'; '.join(dialogs.seen)}")
-    return f"{len(names)} views shown: {', '.join(names)}"
+    return f"{len(names)} views built after torch loaded in the background, each shown: {', '.join(names)}"
 
 
 def _sample_briefly(model, schedule, sample_shape: tuple[int, ...]) -> float:

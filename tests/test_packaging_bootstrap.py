@@ -250,14 +250,23 @@ def test_self_test_turns_a_dialog_during_start_up_into_a_failure_instead_of_hang
     """Offscreen nobody can click OK: a modal dialog while the views open must fail the check, quoted."""
     import types
 
-    from PySide6.QtWidgets import QMainWindow, QMessageBox
+    from PySide6.QtCore import Signal
+    from PySide6.QtWidgets import QMainWindow, QMessageBox, QStackedWidget, QWidget
 
     from desktop_app import self_test
 
     class DialogOnStart(QMainWindow):
-        def __init__(self):
+        views_ready = Signal()
+
+        def __init__(self, load_views=True):
             super().__init__()
+            self.stack = QStackedWidget()
+            self.stack.addWidget(QWidget())
+            self.setCentralWidget(self.stack)
+
+        def load_views_async(self):  # a view that asks something while it is built
             QMessageBox.warning(self, "Cannot open this checkpoint", "toy.safetensors is truncated.")
+            self.views_ready.emit()
 
         def view_names(self):
             return ["Only"]
@@ -267,6 +276,7 @@ def test_self_test_turns_a_dialog_during_start_up_into_a_failure_instead_of_hang
 
     fake = types.ModuleType("desktop_app.main_window")
     fake.MainWindow = DialogOnStart
+    fake.LoadingPage = type("LoadingPage", (QWidget,), {})
     monkeypatch.setitem(sys.modules, "desktop_app.main_window", fake)
     with pytest.raises(self_test.SelfTestFailure) as failure:
         self_test.check_views(qapp)
