@@ -2,7 +2,9 @@
 
 Every image dataset is an ``ImageDataset`` holding float32 images (N, C, H, W) in [−1, 1] (pixel
 0 ↦ −1, 255 ↦ +1, as DDPM scales its data) and optional long class labels. The 2-D toys, typed words
-and drawings are ``PointDataset``\\ s, built in ``core/toy_data.py``. Nothing here downloads.
+and drawings are ``PointDataset``\\ s, built in ``core/toy_data.py``; a drawing is kept as a small
+JSON file of pen strokes (``save_drawing`` / ``load_drawing``) so a run's spec can name it. Nothing
+here downloads.
 
 ``get_dataset(spec)`` builds any of them from one string (the CLI and the app's menus use it);
 ``DATASET_CHOICES`` lists the built-in ones with human labels. ``MinibatchSampler`` draws random
@@ -16,7 +18,9 @@ from __future__ import annotations
 
 import functools
 import gzip
+import json
 import math
+import os
 import warnings
 import zlib
 from collections.abc import Iterator
@@ -32,6 +36,7 @@ from core.toy_data import (
     TOY_DATASETS,
     TOY_LABELS,
     PointDataset,
+    _as_strokes,
     make_toy_2d,
     points_from_drawing,
     points_from_word,
@@ -51,6 +56,7 @@ __all__ = [
     "PointDataset",
     "get_dataset",
     "iterate_minibatches",
+    "load_drawing",
     "load_fashion_mnist",
     "load_idx",
     "load_image_folder",
@@ -58,6 +64,7 @@ __all__ = [
     "make_toy_2d",
     "points_from_drawing",
     "points_from_word",
+    "save_drawing",
 ]
 
 FASHION_MNIST_CLASSES = [
@@ -521,6 +528,88 @@ def load_image_folder(
 
 
 # ---------------------------------------------------------------------------------------------
+# Drawings saved as JSON, so that a run trained on one can name it in its spec and be resumed.
+
+DRAWING_FORMAT = "diffusion-lab-drawing"
+DRAWING_VERSION = 1
+MAX_DRAWING_BYTES = 20_000_000  # a long freehand session is a few hundred kB; refuse anything absurd
+
+
+def save_drawing(path: str | Path, strokes: np.ndarray | list[np.ndarray]) -> Path:
+    """Write pen strokes (a list of (M, 2) arrays in data coordinates, y up) as a JSON file.
+
+    The file reads ``{"format": "diffusion-lab-drawing", "version": 1, "strokes": [[[x, y], …], …]}``;
+    empty strokes are dropped. The write is atomic (a temporary file in the same folder, then
+    ``os.replace``), and the folder is created if needed. Returns the path written.
+    """
+    path = Path(path)
+    arrays = _as_strokes(strokes)  # PointCloudError (a ValueError) for no points or a bad shape
+    document = {
+        "format": DRAWING_FORMAT,
+        "version": DRAWING_VERSION,
+        "strokes": [array.tolist() for array in arrays],
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp")
+    try:
+        with open(temporary, "w", encoding="utf-8") as stream:
+            json.dump(document, stream, allow_nan=False, separators=(",", ":"))
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return path
+
+
+def load_drawing(path: str | Path) -> list[np.ndarray]:
+    """Read a drawing written by ``save_drawing``: a list of float64 (M, 2) stroke arrays, y up.
+
+    A missing, unreadable, corrupt or empty file raises ``DatasetError`` naming the file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f"{path}: no such drawing file (was it moved or deleted?).")
+    try:
+        if path.stat().st_size > MAX_DRAWING_BYTES:
+            raise DatasetError(f"{path}: file is larger than {MAX_DRAWING_BYTES:,} bytes; it is not a drawing.")
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as error:
+        raise DatasetError(f"{path}: cannot be read ({error}).") from error
+    except json.JSONDecodeError as error:
+        raise DatasetError(
+            f"{path}: not a drawing file: it is not valid JSON ({error.msg} at line {error.lineno})."
+        ) from error
+    if not isinstance(document, dict) or document.get("format") != DRAWING_FORMAT:
+        raise DatasetError(f'{path}: not a drawing file (expected "format": "{DRAWING_FORMAT}").')
+    version = document.get("version")
+    if version != DRAWING_VERSION:
+        raise DatasetError(
+            f"{path}: drawing format version {version!r}; this version of Diffusion Lab reads version "
+            f"{DRAWING_VERSION}."
+        )
+    raw_strokes = document.get("strokes")
+    if not isinstance(raw_strokes, list):
+        raise DatasetError(f'{path}: the drawing has no "strokes" list.')
+    strokes = []
+    for number, stroke in enumerate(raw_strokes, start=1):
+        try:
+            array = np.asarray(stroke, dtype=np.float64)
+        except (TypeError, ValueError) as error:
+            raise DatasetError(f"{path}: stroke {number} is not a list of [x, y] number pairs.") from error
+        if array.size == 0:
+            continue
+        if array.ndim != 2 or array.shape[1] != 2:
+            raise DatasetError(f"{path}: stroke {number} is not a list of [x, y] number pairs.")
+        if not np.isfinite(array).all():
+            raise DatasetError(f"{path}: stroke {number} holds coordinates that are not finite numbers.")
+        strokes.append(array)
+    if not strokes:
+        raise DatasetError(f"{path}: the drawing is empty (no strokes with points).")
+    return strokes
+
+
+# ---------------------------------------------------------------------------------------------
 # One string names a dataset: the CLI and the menus use these specs.
 
 
@@ -548,6 +637,7 @@ def get_dataset(spec: str, **kwargs) -> ImageDataset | PointDataset:
     ``toy:<name>``        ``make_toy_2d(name, n=8192, seed=0)``
     ``word:<text>``       ``points_from_word(text, n=8192, seed=0)``
     ``drawing``           ``points_from_drawing(xy, n=8192, seed=0, jitter=0.03)``
+    ``drawing:<path>``    the same, with ``xy`` read from a JSON file by ``load_drawing(path)``
     ``folder:<path>``     ``load_image_folder(path, size=32, channels=1, max_images=None)``
     ``idx:<path>``        ``load_idx(path, labels_path=..., pad_to=None)``; when ``labels_path``
                           is not given, a sibling file named like the images file with
@@ -569,6 +659,11 @@ def get_dataset(spec: str, **kwargs) -> ImageDataset | PointDataset:
     if kind == "drawing" and not argument:
         kwargs.setdefault("n", DEFAULT_TOY_POINTS)
         return points_from_drawing(**kwargs)
+    if kind == "drawing" and argument:
+        kwargs.setdefault("n", DEFAULT_TOY_POINTS)
+        dataset = points_from_drawing(load_drawing(argument), **kwargs)
+        dataset.name = f"drawing:{Path(argument).name}"
+        return dataset
     if kind == "folder" and argument:
         return load_image_folder(argument, **kwargs)
     if kind == "idx" and argument:
@@ -579,7 +674,7 @@ def get_dataset(spec: str, **kwargs) -> ImageDataset | PointDataset:
         return load_idx(argument, **kwargs)
     raise ValueError(
         f"Unknown dataset {spec!r}; use fashion_mnist, shapes, toy:<{'|'.join(TOY_DATASETS)}>, "
-        "word:<text>, drawing, folder:<path> or idx:<path>."
+        "word:<text>, drawing (with xy=…), drawing:<file.json>, folder:<path> or idx:<path>."
     )
 
 

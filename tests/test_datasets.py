@@ -448,3 +448,64 @@ def test_resources_dir_in_a_frozen_app(monkeypatch, tmp_path):
     assert resources.resource_path("fashion_mnist", "x.gz") == tmp_path / "resources" / "fashion_mnist" / "x.gz"
     monkeypatch.setenv(resources.RESOURCES_ENV_VAR, str(tmp_path / "elsewhere"))
     assert resources.resources_dir() == tmp_path / "elsewhere"
+
+
+# ---------------------------------------------------------------------------------------------
+# Drawings saved as JSON files (the ``drawing:<path>`` spec a training run stores)
+
+
+def test_a_saved_drawing_loads_back_exactly_and_trains_from_its_spec(tmp_path):
+    import json  # (this section was appended to the file; its imports stay with it)
+
+    strokes = [np.array([[0.1, -0.2], [0.5, 0.5], [1.0 / 3.0, 0.9]]), np.array([[-0.7, -0.7], [-0.1, 0.2]])]
+    path = datasets.save_drawing(tmp_path / "sub" / "star.json", strokes + [np.zeros((0, 2))])
+    assert path.is_file() and not list(path.parent.glob(".*.tmp"))  # folder created, no temporary left
+    document = json.loads(path.read_text())
+    assert document["format"] == "diffusion-lab-drawing" and document["version"] == 1
+    loaded = datasets.load_drawing(path)
+    assert len(loaded) == 2  # the empty stroke was dropped
+    assert all(np.array_equal(a, b) and a.dtype == np.float64 for a, b in zip(loaded, strokes, strict=True))
+
+    ds = get_dataset(f"drawing:{path}", n=300, seed=4)
+    assert ds.points.shape == (300, 2) and ds.name == "drawing:star.json"
+    # Same points as building the dataset from the strokes in memory: the file adds nothing, loses nothing.
+    assert torch.equal(ds.points, points_from_drawing(strokes, 300, seed=4).points)
+    assert torch.equal(get_dataset("drawing", xy=strokes, n=50).points, points_from_drawing(strokes, 50).points)
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"{not json", "not valid JSON"),
+        (b"\xff\xfe\x00garbage", "cannot be read"),
+        (b'{"format": "something-else", "strokes": []}', "not a drawing file"),
+        (b'{"format": "diffusion-lab-drawing", "version": 99, "strokes": [[[0, 0], [1, 1]]]}', "version 99"),
+        (b'{"format": "diffusion-lab-drawing", "version": 1}', 'no "strokes" list'),
+        (b'{"format": "diffusion-lab-drawing", "version": 1, "strokes": [[[0, 0, 1]]]}', "stroke 1"),
+        (b'{"format": "diffusion-lab-drawing", "version": 1, "strokes": [[[0, 0]], [["a", {}]]]}', "stroke 2"),
+        (b'{"format": "diffusion-lab-drawing", "version": 1, "strokes": [[[0, NaN]]]}', "not finite"),
+        (b'{"format": "diffusion-lab-drawing", "version": 1, "strokes": [[], []]}', "empty"),
+        (b"", "not valid JSON"),
+    ],
+)
+def test_a_bad_drawing_file_names_itself_and_the_problem(tmp_path, content, reason):
+    path = tmp_path / "bad-drawing.json"
+    path.write_bytes(content)
+    with pytest.raises(DatasetError, match=reason) as error:
+        datasets.load_drawing(path)
+    assert str(path) in str(error.value)
+    with pytest.raises(ValueError, match="bad-drawing.json"):
+        get_dataset(f"drawing:{path}", n=10)
+
+
+def test_a_missing_or_unusable_drawing_is_a_clear_value_error(tmp_path):
+    with pytest.raises(DatasetError, match="no such drawing file") as error:
+        get_dataset(f"drawing:{tmp_path / 'gone.json'}")
+    assert "gone.json" in str(error.value)
+    with pytest.raises(PointCloudError, match="no points"):
+        datasets.save_drawing(tmp_path / "empty.json", [])
+    dot = datasets.save_drawing(tmp_path / "dot.json", [np.array([[0.2, 0.2]])])
+    with pytest.raises(PointCloudError, match="single dot"):
+        get_dataset(f"drawing:{dot}", n=10)
+    with pytest.raises(ValueError, match=r"drawing:<file.json>"):
+        get_dataset("drawings:x")
