@@ -54,7 +54,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.checkpoints import CheckpointError, read_metadata
-from core.datasets import DATASET_CHOICES, get_dataset
+from core.datasets import DATASET_CHOICES, get_dataset, load_drawing, save_drawing
 from core.device import cpu_count, mps_available
 from core.images import make_grid
 from core.schedules import MAX_TIMESTEPS, MIN_TIMESTEPS, SCHEDULE_KINDS
@@ -69,6 +69,7 @@ from desktop_app.export import (
     save_png,
     scatter_picture,
 )
+from desktop_app.widgets.drawing_canvas import DrawingDialog
 from desktop_app.widgets.loss_plot import LossPlot
 from desktop_app.widgets.point_cloud import PointCloudPlot
 from desktop_app.workers import CallWorker, TrainingWorker, default_worker_threads, start_worker, stop_thread
@@ -79,7 +80,7 @@ pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
 OBJECTIVES = {"eps": "ε: the noise (DDPM)", "x0": "x₀: the clean data", "v": "v: velocity (Salimans & Ho)"}
 MODELS_FOR_POINTS = {"mlp": "MLP (for 2-D points)"}
 MODELS_FOR_IMAGES = {"tiny": "U-Net tiny", "small": "U-Net small", "base": "U-Net base"}
-WORD_SPEC, FOLDER_SPEC = "word", "folder"
+WORD_SPEC, FOLDER_SPEC, DRAWING_SPEC = "word", "folder", "drawing"
 DEFAULT_DATASET = "toy:swiss_roll"
 DEFAULT_WORD = "diffusion"
 
@@ -169,6 +170,7 @@ class TrainView(QWidget):
         self._batch_size = 1
         self._is_points = True
         self._dataset_label = ""
+        self._drawing_path: Path | None = None  # the JSON file of the current drawing (DRAWING_SPEC)
 
         self._build_controls()
         self._build_plots()
@@ -207,6 +209,7 @@ class TrainView(QWidget):
         for choice in sorted(DATASET_CHOICES, key=lambda c: c.kind != "points"):
             self.dataset_combo.addItem(choice.label, choice.spec)
         self.dataset_combo.insertItem(self._index_after_toys(), "2-D: points from a word you type", WORD_SPEC)
+        self.dataset_combo.insertItem(self._index_after_toys() + 1, "2-D: points from your drawing…", DRAWING_SPEC)
         self.dataset_combo.addItem("Your images: a folder (subfolders are classes)…", FOLDER_SPEC)
         self.dataset_combo.setCurrentIndex(max(0, self.dataset_combo.findData(DEFAULT_DATASET)))
         self.dataset_combo.currentIndexChanged.connect(self._on_dataset_changed)
@@ -223,6 +226,17 @@ class TrainView(QWidget):
         folder_layout.addWidget(self.folder_edit, 1)
         folder_layout.addWidget(self.folder_button)
         self.folder_row = folder_row
+        self.drawing_label = QLabel("no drawing yet")
+        self.drawing_label.setWordWrap(True)
+        self.draw_button = QPushButton("Draw…")
+        self.draw_button.setToolTip("Draw a shape with the mouse; the model learns to generate points along it")
+        self.draw_button.clicked.connect(self._on_draw)
+        drawing_row = QWidget()
+        drawing_layout = QHBoxLayout(drawing_row)
+        drawing_layout.setContentsMargins(0, 0, 0, 0)
+        drawing_layout.addWidget(self.drawing_label, 1)
+        drawing_layout.addWidget(self.draw_button)
+        self.drawing_row = drawing_row
         self.color_check = QCheckBox("Colour (RGB)")
         self.color_check.setToolTip("Load the folder's images in colour instead of grayscale")
         self.conditional_check = QCheckBox("Class-conditional (enables guidance)")
@@ -234,6 +248,7 @@ class TrainView(QWidget):
         data_form.addRow("Dataset", self.dataset_combo)
         data_form.addRow("Word", self.word_edit)
         data_form.addRow("Folder", folder_row)
+        data_form.addRow("Drawing", drawing_row)
         data_form.addRow("", self.color_check)
         data_form.addRow("", self.conditional_check)
         self._data_form = data_form
@@ -337,7 +352,8 @@ class TrainView(QWidget):
         scroll.setMinimumWidth(300)
         self._settings_scroll = scroll
         self._setting_widgets = [
-            self.dataset_combo, self.word_edit, self.folder_row, self.color_check, self.conditional_check,
+            self.dataset_combo, self.word_edit, self.folder_row, self.drawing_row, self.color_check,
+            self.conditional_check,
             self.model_combo, self.schedule_combo, self.timesteps_spin, self.objective_combo, self.lr_spin,
             self.batch_spin, self.steps_spin, self.ema_spin, self.clip_spin, self.precision_combo, self.seed_spin,
             self.device_combo, self.threads_spin, self.autosave_spin, self.preview_spin, self.reset_button,
@@ -475,11 +491,17 @@ class TrainView(QWidget):
             if not folder:
                 raise ValueError("Choose a folder of images first (Browse…).")
             return f"folder:{folder}"
+        if spec == DRAWING_SPEC:
+            if self._drawing_path is None:
+                raise ValueError("Draw a shape first (press Draw…): there is nothing to train on yet.")
+            if not self._drawing_path.is_file():
+                raise ValueError(f"The drawing file {self._drawing_path} is missing; press Draw… to draw again.")
+            return f"drawing:{self._drawing_path}"
         return str(spec)
 
     def dataset_kind(self) -> str:
         spec = str(self.dataset_combo.currentData())
-        return "points" if spec.startswith("toy:") or spec == WORD_SPEC else "images"
+        return "points" if spec.startswith("toy:") or spec in (WORD_SPEC, DRAWING_SPEC) else "images"
 
     def dataset_name(self) -> str:
         return self._dataset_label or self.dataset_combo.currentText()
@@ -526,6 +548,9 @@ class TrainView(QWidget):
             self.dataset_combo.setCurrentIndex(self.dataset_combo.findData(FOLDER_SPEC))
             self.folder_edit.setText(argument)
             self.color_check.setChecked(config.dataset_options.get("channels", 1) == 3)
+        elif kind == DRAWING_SPEC and argument:
+            self.dataset_combo.setCurrentIndex(self.dataset_combo.findData(DRAWING_SPEC))
+            self._show_drawing(Path(argument))
         elif self.dataset_combo.findData(spec) >= 0:
             self.dataset_combo.setCurrentIndex(self.dataset_combo.findData(spec))
         self._select(
@@ -577,6 +602,7 @@ class TrainView(QWidget):
                 "spin": lambda w: w.value(),
             }[kind](widget)
             s.setValue(key, value)
+        s.setValue("drawing", str(self._drawing_path) if self._drawing_path else "")
         s.endGroup()
 
     def _restore_settings(self) -> None:
@@ -605,6 +631,9 @@ class TrainView(QWidget):
                         widget.setValue(int(value))
                 except (TypeError, ValueError):
                     log.warning("Ignoring the stored Train setting %s=%r", key, value)
+            drawing = s.value("drawing")
+            if drawing and Path(str(drawing)).is_file():
+                self._show_drawing(Path(str(drawing)))
         finally:
             s.endGroup()
 
@@ -619,6 +648,7 @@ class TrainView(QWidget):
         self._data_form.setRowVisible(self.word_edit, spec == WORD_SPEC)
         self._data_form.setRowVisible(self.folder_row, spec == FOLDER_SPEC)
         self._data_form.setRowVisible(self.color_check, spec == FOLDER_SPEC)
+        self._data_form.setRowVisible(self.drawing_row, spec == DRAWING_SPEC)
         models = MODELS_FOR_POINTS if kind == "points" else MODELS_FOR_IMAGES
         if kind != self._kind or self.model_combo.count() == 0:
             self.model_combo.blockSignals(True)
@@ -667,6 +697,52 @@ class TrainView(QWidget):
             self.folder_edit.setText(folder)
             self._settings.setValue("train/last_folder", folder)
 
+    @Slot()
+    def _on_draw(self) -> None:
+        strokes = None
+        if self._drawing_path is not None:
+            try:
+                strokes = load_drawing(self._drawing_path)  # start from the current drawing
+            except ValueError:
+                strokes = None
+        dialog = DrawingDialog(self, strokes=strokes)
+        if dialog.exec() == DrawingDialog.DialogCode.Accepted:
+            self.set_drawing(dialog.strokes())
+
+    def set_drawing(self, strokes: list[np.ndarray]) -> Path | None:
+        """Save ``strokes`` ((M, 2) arrays in [−1, 1]², y up) to a new file in the user's ``drawings`` folder
+        and train on it from now on; the file's path, or None (and a message) when it cannot be written."""
+        try:
+            folder = paths.user_data_dir() / "drawings"
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            path = folder / f"drawing-{stamp}.json"
+            number = 2
+            while path.exists():  # two drawings within one second
+                path = folder / f"drawing-{stamp}-{number}.json"
+                number += 1
+            save_drawing(path, strokes)
+        except (OSError, ValueError) as error:
+            QMessageBox.warning(self, "Cannot use this drawing", f"The drawing could not be saved: {error}")
+            return None
+        self._select(self.dataset_combo, DRAWING_SPEC)
+        self._show_drawing(path, len(strokes))
+        self._settings.setValue("train/drawing", str(path))
+        return path
+
+    def _show_drawing(self, path: Path, strokes: int | None = None) -> None:
+        """Make ``path`` the current drawing and say how many strokes it has."""
+        self._drawing_path = path
+        if strokes is None:
+            try:
+                strokes = len(load_drawing(path))
+            except ValueError as error:
+                self.drawing_label.setText("cannot be read")
+                self.drawing_label.setToolTip(str(error))
+                return
+        self.drawing_label.setText(f"{strokes} stroke{'s' if strokes != 1 else ''}")
+        self.drawing_label.setToolTip(str(path))
+        self._schedule_estimate()
+
     @Slot(bool)
     def _on_log_toggled(self, log_y: bool) -> None:
         self.loss_plot.set_log_y(log_y)
@@ -689,7 +765,7 @@ class TrainView(QWidget):
         family = "points" if self.dataset_kind() == "points" else spec
         if spec == FOLDER_SPEC:
             family = f"folder-{3 if self.color_check.isChecked() else 1}ch"
-        conditional = self.conditional_check.isChecked() and spec != WORD_SPEC
+        conditional = self.conditional_check.isChecked() and spec not in (WORD_SPEC, DRAWING_SPEC)  # no labels
         parts = (
             family,
             self.model_combo.currentData(),
@@ -730,6 +806,9 @@ class TrainView(QWidget):
             return
         if self.dataset_combo.currentData() == FOLDER_SPEC and not self.folder_edit.text().strip():
             self.estimate_label.setText("choose a folder to measure")
+            return
+        if self.dataset_combo.currentData() == DRAWING_SPEC and self._drawing_path is None:
+            self.estimate_label.setText("draw a shape to measure")
             return
         try:
             config = self.config()
@@ -823,7 +902,7 @@ class TrainView(QWidget):
         first = f"first at step {config.preview_every:,}" if config.preview_every else "off"
         self.preview_points.setTitle(f"Preview ({first}) · grey: data", color="#333", size="10pt")
         self._preview_title.setText(f"Preview ({first})", color="#333", size="10pt")
-        if not config.dataset.startswith(("toy:", "word:")) or self._helper_running():
+        if not config.dataset.startswith(("toy:", "word:", "drawing:")) or self._helper_running():
             return
         worker = CallWorker(partial(reference_points, config.dataset))
         worker.result.connect(self._on_reference_points)
