@@ -30,7 +30,7 @@ import torch.nn.functional as F  # noqa: N812
 
 from core.checkpoints import load_checkpoint, save_checkpoint
 from core.datasets import ImageDataset, MinibatchSampler, get_dataset
-from core.denoisers import build_denoiser, count_parameters, denoiser_config
+from core.denoisers import build_denoiser, count_parameters
 from core.device import autocast_context, describe_device, resolve_precision, select_device, set_threads
 from core.forward_process import q_sample
 from core.guidance import ClassifierFreeGuidance
