@@ -207,8 +207,10 @@ def test_training_on_a_drawing_from_the_train_view(qtbot, view, monkeypatch, use
     generate.steps_spin.setValue(5)
     generate.generate_button.click()
     qtbot.waitUntil(lambda: not generate.is_sampling() and generate._worker.done, timeout=30_000)
-    assert generate.run_a.points_mode and np.isfinite(generate.run_a.cloud.points()).all()
-    assert len(generate.run_a.cloud.points()) > 0
+    qtbot.waitUntil(generate.generate_button.isEnabled, timeout=30_000)  # the result is shown
+    run = generate.run_a
+    run.scrubber.setValue(run.scrubber.maximum())
+    assert run.points_mode and len(run.cloud.points()) == 50 and np.isfinite(run.cloud.points()).all()
     assert generate.shutdown()
 
     # Draw… again starts from the current drawing; OK saves a new file. The choice survives a restart.

@@ -649,6 +649,8 @@ class TrainView(QWidget):
         self._data_form.setRowVisible(self.folder_row, spec == FOLDER_SPEC)
         self._data_form.setRowVisible(self.color_check, spec == FOLDER_SPEC)
         self._data_form.setRowVisible(self.drawing_row, spec == DRAWING_SPEC)
+        # Words and drawings have no classes: nothing to condition on.
+        self._data_form.setRowVisible(self.conditional_check, spec not in (WORD_SPEC, DRAWING_SPEC))
         models = MODELS_FOR_POINTS if kind == "points" else MODELS_FOR_IMAGES
         if kind != self._kind or self.model_combo.count() == 0:
             self.model_combo.blockSignals(True)
