@@ -448,18 +448,19 @@ class MainWindow(QMainWindow):
         self._refresh_status_labels()
 
     def _refresh_status_labels(self) -> None:
-        dataset = model = ""
-        for view in self.views.values():
-            dataset = dataset or _call_text(view, "dataset_name")
-            model = model or _call_text(view, "model_name")
+        """Data: the current view's dataset (else the first view that has one). Model: the current
+        view's model only: the Forward and Schedules views use none, and naming Train's network
+        preset there would mislead."""
         current = self.stack.currentWidget()
-        dataset = _call_text(current, "dataset_name") or dataset
-        model = _call_text(current, "model_name") or model
+        dataset = _call_text(current, "dataset_name")
+        for title in self.titles:
+            dataset = dataset or _call_text(self.views.get(title), "dataset_name")
+        model = _call_text(current, "model_name")
         self.dataset_label.setText(f"Data: {dataset}" if dataset else "")
-        if self.views_loaded():
-            self.model_label.setText(f"Model: {model}" if model else "Model: none loaded")
-        else:
+        if not self.views_loaded():
             self.model_label.setText("Loading…")
+        else:
+            self.model_label.setText(f"Model: {model}" if model else "")
 
     @Slot()
     def _on_view_action(self) -> None:

@@ -75,6 +75,10 @@ def test_status_area_shows_dataset_and_device(window):
     window.show_view("Forward process")
     assert window.dataset_label.text().startswith("Data: Fashion-MNIST")
     assert window.device_label.text().startswith("Device: CPU") or "CUDA" in window.device_label.text()
+    assert window.model_label.text() == ""  # this view uses no model: none is named
+    window.show_view("Train")
+    assert window.model_label.text() == f"Model: {window.view('Train').model_name()}"
+    window.show_view("Forward process")
 
 
 def test_dropping_an_image_opens_it_and_a_non_image_shows_a_message(qtbot, window, messages, tmp_path):
