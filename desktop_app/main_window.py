@@ -448,13 +448,10 @@ class MainWindow(QMainWindow):
         self._refresh_status_labels()
 
     def _refresh_status_labels(self) -> None:
-        """Data: the current view's dataset (else the first view that has one). Model: the current
-        view's model only: the Forward and Schedules views use none, and naming Train's network
-        preset there would mislead."""
+        """The current view's dataset and model, each only where the view has one: the Forward view
+        uses no model and Generate no dataset, and naming another view's there would mislead."""
         current = self.stack.currentWidget()
         dataset = _call_text(current, "dataset_name")
-        for title in self.titles:
-            dataset = dataset or _call_text(self.views.get(title), "dataset_name")
         model = _call_text(current, "model_name")
         self.dataset_label.setText(f"Data: {dataset}" if dataset else "")
         if not self.views_loaded():

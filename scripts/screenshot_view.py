@@ -32,6 +32,7 @@ def main() -> int:
     parser.add_argument("--t", type=int, default=None, help="scrubber position")
     parser.add_argument("--train", action="store_true", help="press Start in the Train view")
     parser.add_argument("--sample", action="store_true", help="press Generate in the Generate view")
+    parser.add_argument("--compare", default=None, help="Generate: compare with SAMPLER:STEPS, e.g. ddpm:250")
     args = parser.parse_args()
 
     app = QApplication(sys.argv[:1])
@@ -45,6 +46,11 @@ def main() -> int:
     view = window.view(name)
     if args.train:
         QTimer.singleShot(300, view.start_button.click)
+    if args.compare:
+        sampler, steps = args.compare.split(":")
+        view.compare_check.setChecked(True)
+        view.sampler_b_combo.setCurrentIndex(view.sampler_b_combo.findData(sampler))
+        view.steps_b_spin.setValue(int(steps))
     if args.sample:  # --t then moves the finished run's timeline
         QTimer.singleShot(300, view.generate_button.click)
 

@@ -85,6 +85,12 @@ def test_a_tiny_run_emits_losses_pauses_resumes_and_stops(qtbot, view):
 
     view.pause_button.click()  # resume
     qtbot.waitUntil(lambda: step_events(view) >= paused_at + 5, timeout=90_000)
+    # Started before any speed estimate existed: the run times itself and says so in the form.
+    qtbot.waitUntil(lambda: "per 1,000 steps here" in view.estimate_label.text(), timeout=90_000)
+    from desktop_app.views.train_view import format_count
+
+    assert view._run_parameters > 0
+    assert view.estimate_label.text().startswith(f"{format_count(view._run_parameters)} parameters")
     steps, losses, _ = view.loss_plot.data()
     assert list(steps[:paused_at]) == list(range(1, paused_at + 1))  # every step, in order, none lost
     assert all(math.isfinite(x) and x > 0 for x in losses)

@@ -168,6 +168,8 @@ class TrainView(QWidget):
         self._rate_ema = math.nan  # smoothed samples per second
         self._last_progress_text = 0.0
         self._batch_size = 1
+        self._run_parameters = 0
+        self._estimate_from_run = False  # no speed estimate when the run started: show the run's own
         self._is_points = True
         self._dataset_label = ""
         self._drawing_path: Path | None = None  # the JSON file of the current drawing (DRAWING_SPEC)
@@ -1081,6 +1083,11 @@ class TrainView(QWidget):
             f"· {event.device}{resumed}"
         )
         self.status_changed.emit(f"Training on {event.device}: {event.dataset_name}")
+        # Started before the speed probe had its turn: this run is the measurement.
+        self._run_parameters = int(event.num_parameters)
+        self._estimate_from_run = self.estimate_label.text().startswith(("measuring", "measured when"))
+        if self._estimate_from_run:
+            self.estimate_label.setText(f"{format_count(event.num_parameters)} parameters · timing this run…")
 
     def _show_progress(self, event) -> None:
         rate = float(event.images_per_s)
@@ -1105,6 +1112,8 @@ class TrainView(QWidget):
         self.status_changed.emit(
             f"Training: step {event.step:,} / {event.total_steps:,}, ETA {format_duration(remaining)}"
         )
+        if self._estimate_from_run and self._rate_ema > 0 and event.step - self._start_step >= 20:
+            self._show_estimate(self._run_parameters, self._batch_size / self._rate_ema)
 
     def _show_timestep_losses(self, event) -> None:
         edges = np.asarray(event.bucket_edges, dtype=np.float64)
