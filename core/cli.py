@@ -390,7 +390,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="train a denoiser and save it as a checkpoint",
                        description="Train a denoiser. Ctrl-C stops after the current step and saves.")
-    t.add_argument("dataset", nargs="?", help="fashion_mnist, shapes, toy:<name>, word:<text>, folder:<path> or idx:<path>")
+    t.add_argument("dataset", nargs="?", help="fashion_mnist, shapes, toy:<name>, word:<text>, drawing:<file.json>, folder:<path> or idx:<path>")
     t.add_argument("--preset", default=None, help="network: auto (default), tiny, small, base (U-Nets) or mlp (2-D)")
     t.add_argument("--steps", type=int, default=None, help="optimizer steps in total (default 2000)")
     t.add_argument("--batch", type=int, default=None, help="examples per step (default 128)")
