@@ -399,7 +399,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--ema", type=float, default=None, help="EMA decay of the saved weights (default 0.999)")
     t.add_argument("--schedule", choices=SCHEDULE_KINDS, default=None, help="noise schedule (default cosine)")
     t.add_argument("-T", "--timesteps", type=int, default=None, help="number of diffusion steps T (default 1000)")
-    t.add_argument("--objective", choices=PREDICTION_TYPES, default=None, help="what the network predicts (default eps)")
+    t.add_argument("--objective", choices=PREDICTION_TYPES, default=None, help="what the network predicts (default v)")
     t.add_argument("--loss-weighting", choices=("none", "min_snr"), default=None)
     cond = t.add_mutually_exclusive_group()
     cond.add_argument("--class-conditional", dest="class_conditional", action="store_true", default=None,
