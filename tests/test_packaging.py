@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import tomllib
+import types
 from pathlib import Path
 
 import pytest
@@ -220,7 +221,13 @@ def test_build_spec_on_macos_makes_an_app_bundle_with_icns(monkeypatch):
 
 
 def test_build_spec_on_windows_adds_version_info(monkeypatch):
-    pytest.importorskip("PyInstaller.utils.win32.versioninfo")
+    # PyInstaller's versioninfo module needs pefile (a dev dependency) and pywin32's win32api, which
+    # only exists on Windows; the structures the spec builds never call it, so a stand-in will do.
+    pytest.importorskip("pefile")
+    import PyInstaller.compat
+
+    monkeypatch.setattr(PyInstaller.compat, "win32api", types.SimpleNamespace(), raising=False)
+    monkeypatch.delitem(sys.modules, "PyInstaller.utils.win32.versioninfo", raising=False)
     from desktop_app import __version__
 
     _exec_spec(monkeypatch, platform="win32")
