@@ -35,7 +35,6 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QProgressBar,
     QPushButton,
-    QSizePolicy,
     QSpinBox,
     QToolButton,
     QVBoxLayout,
@@ -61,6 +60,7 @@ from desktop_app.export import (
     scatter_picture,
 )
 from desktop_app.model_library import ModelEntry, describe_metadata, entry_for_file, list_models
+from desktop_app.widgets.image_panel import ImagePanel
 from desktop_app.widgets.point_cloud import PointCloudPlot
 from desktop_app.widgets.timeline_scrubber import TimelineScrubber
 from desktop_app.workers import (
@@ -92,35 +92,20 @@ def image_grid(samples: np.ndarray, scale: float = 1.0) -> np.ndarray:
     return make_grid(samples / scale if scale != 1.0 else samples, padding=2, pad_value=255)
 
 
-class ImageGridPanel(pg.GraphicsLayoutWidget):
-    """A titled pyqtgraph picture of an image grid (created once, then only ``setImage``)."""
+class ImageGridPanel(ImagePanel):
+    """A titled picture of an image grid on white (the shared fast ``ImagePanel``, fed uint8 grids)."""
 
     def __init__(self, title: str, parent: QWidget | None = None):
-        super().__init__(parent=parent)
-        self.setBackground("w")
-        self._title = self.addLabel(title, color="#333", size="10pt")
-        self.nextRow()
-        self._box = self.addViewBox(lockAspect=True, invertY=True, enableMouse=False)
-        self._image = pg.ImageItem()
-        self._box.addItem(self._image)
-        self._shape: tuple[int, ...] | None = None
+        super().__init__(title, parent=parent, background="#ffffff", margin=8)
         self.setMinimumSize(150, 150)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.picture: np.ndarray | None = None
-
-    def set_title(self, title: str) -> None:
-        self._title.setText(title, color="#333", size="10pt")
+        self.picture: np.ndarray | None = None  # the uint8 grid on screen (None: empty)
 
     def set_picture(self, picture: np.ndarray | None) -> None:
         self.picture = picture
         if picture is None:
-            self._image.clear()
-            self._shape = None
-            return
-        self._image.setImage(np.ascontiguousarray(picture), autoLevels=False, levels=(0, 255))
-        if picture.shape != self._shape:
-            self._shape = picture.shape
-            self._box.autoRange(padding=0.01)
+            self.clear()
+        else:
+            self.set_image(picture)
 
 
 class RunPanel(QWidget):

@@ -135,9 +135,10 @@ class RGB32Grid:
 class ImageCanvas(QWidget):
     """Paints one QImage scaled to fit, centred, with square pixels and no smoothing (sharp pixels)."""
 
-    def __init__(self, background: QColor, parent: QWidget | None = None):
+    def __init__(self, background: QColor, parent: QWidget | None = None, margin: int = 0):
         super().__init__(parent)
         self._background = background
+        self._margin = int(margin)  # pixels of background kept around the image
         self._image: QImage | None = None
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)  # we fill every pixel: nothing below repaints
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
@@ -152,7 +153,8 @@ class ImageCanvas(QWidget):
         if self._image is None or self._image.isNull():
             return QRectF()
         w, h = self._image.width(), self._image.height()
-        scale = min(self.width() / w, self.height() / h)
+        room_w, room_h = max(1, self.width() - 2 * self._margin), max(1, self.height() - 2 * self._margin)
+        scale = min(room_w / w, room_h / h)
         return QRectF((self.width() - w * scale) / 2, (self.height() - h * scale) / 2, w * scale, h * scale)
 
     def paintEvent(self, event) -> None:  # noqa: N802 (Qt's name)
@@ -182,7 +184,8 @@ class ImagePanel(QWidget):
     Pixels stay square and sharp; the picture fills the panel.
     """
 
-    def __init__(self, title: str = "", caption: str = "", parent: QWidget | None = None):
+    def __init__(self, title: str = "", caption: str = "", parent: QWidget | None = None,
+                 background: str = IMAGE_BACKGROUND, margin: int = 0):  # fmt: skip
         super().__init__(parent)
         self._title = QLabel(title)
         self._title.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -193,7 +196,7 @@ class ImagePanel(QWidget):
         self._caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self._caption.setWordWrap(True)
         self._caption.setVisible(bool(caption))
-        self.canvas = ImageCanvas(QColor(IMAGE_BACKGROUND))
+        self.canvas = ImageCanvas(QColor(background), margin=margin)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
