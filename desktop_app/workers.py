@@ -348,6 +348,15 @@ class TrainingWorker(Worker):
 # ----------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class LivePreview:
+    """What a sampling run shows while it runs (copies, on the CPU): x_t at timestep t and x̂_0."""
+
+    t: int
+    x_t: np.ndarray
+    pred_x0: np.ndarray
+
+
 @dataclass
 class SamplingJob:
     """One sampler run: which sampler, how many steps, and its options (e.g. DDIM's η)."""
@@ -456,7 +465,12 @@ class SamplingWorker(Worker):
         if not last and now - self._last_preview >= 1.0 / self.PREVIEW_HZ:
             self._last_preview = now
             kept = self.recorders[self._job_index].samples_kept
-            self.preview.emit(self._job_index, step.pred_x0[:kept].detach().cpu().float().numpy())
+            live = LivePreview(
+                int(step.t),
+                step.x_t[:kept].detach().cpu().float().numpy(),
+                step.pred_x0[:kept].detach().cpu().float().numpy(),
+            )
+            self.preview.emit(self._job_index, live)
         return stop or self.stop_requested
 
     @Slot()

@@ -341,3 +341,30 @@ def test_sampling_on_another_device_copies_the_model_and_leaves_the_original_alo
     assert cond["class_labels"].device.type == "meta"
     same = SamplingWorker(model, None, x_T, [SamplingJob("ddim", 2, {})], device="cpu")._on_device()[0]
     assert same is model  # already there: no copy
+
+
+def test_while_sampling_the_view_shows_the_live_x_t_and_x0(qtbot, view, monkeypatch):
+    view.add_model(image_checkpoint(T=400))
+    choose(view.sampler_combo, "ddpm")
+    view.steps_spin.setValue(400)
+    view.batch_spin.setValue(3)
+    seen, titles = [], []
+    show_live = type(view.run_a).show_live
+
+    def record(panel, live):
+        show_live(panel, live)
+        seen.append(live)
+        titles.append(panel.x_t_panel.title())
+
+    monkeypatch.setattr(type(view.run_a), "show_live", record)
+    view.generate_button.click()
+    qtbot.waitUntil(lambda: bool(seen), timeout=30_000)  # the first step is always shown, then ≤ 10 a second
+    assert titles[0] == f"x_t at t = {seen[0].t} (sampling…)"
+    qtbot.waitUntil(lambda: not view.is_sampling() and view._worker.done, timeout=60_000)
+    qtbot.waitUntil(view.generate_button.isEnabled, timeout=30_000)
+    live = seen[0]
+    assert live.x_t.shape == live.pred_x0.shape == (3, 1, 8, 8)
+    recorder = view.run_a.recorder
+    position = list(recorder.timesteps).index(live.t)  # the live picture is a real step of the run
+    np.testing.assert_allclose(recorder.frame(position).x_t, live.x_t, atol=2e-2)
+    np.testing.assert_allclose(recorder.frame(position).pred_x0, live.pred_x0, atol=2e-2)

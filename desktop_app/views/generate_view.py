@@ -169,12 +169,16 @@ class RunPanel(QWidget):
         self.scrubber.blockSignals(False)
         self.scrubber.setEnabled(False)
 
-    def show_live_x0(self, pred_x0: np.ndarray) -> None:
-        """While sampling: the current x̂_0 (the final sample taking shape)."""
+    def show_live(self, live) -> None:
+        """While sampling: the current x_t and x̂_0 (the noise resolving, the final sample taking shape)."""
+        labels = self._label_slice(len(live.pred_x0))
         if self.points_mode:
-            self.x0_cloud.set_points(pred_x0, self._label_slice(len(pred_x0)))
+            self.cloud.set_points(live.x_t, labels)
+            self.x0_cloud.set_points(live.pred_x0, labels)
         else:
-            self.x0_panel.set_picture(image_grid(pred_x0))
+            self.x_t_panel.set_picture(image_grid(live.x_t))
+            self.x_t_panel.set_title(f"x_t at t = {live.t} (sampling…)")
+            self.x0_panel.set_picture(image_grid(live.pred_x0))
 
     def _label_slice(self, n: int):
         return None if self.labels is None else self.labels[:n]
@@ -771,8 +775,8 @@ class GenerateView(QWidget):
         self.progress.setFormat(f"{self._worker.jobs[job_index].label}: step {done} / {total} ({nfe} NFE)")
 
     @Slot(int, object)
-    def _on_preview(self, job_index: int, pred_x0) -> None:
-        (self.run_a, self.run_b)[job_index].show_live_x0(pred_x0)
+    def _on_preview(self, job_index: int, live) -> None:
+        (self.run_a, self.run_b)[job_index].show_live(live)
 
     @Slot(object)
     def _on_result(self, result: SamplingResult) -> None:
