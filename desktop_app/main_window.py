@@ -160,6 +160,7 @@ class MainWindow(QMainWindow):
         self._pending_paths: list[Path] = []  # dropped before the views existed
         self._loader: threading.Thread | None = None
         self._load_error: BaseException | None = None
+        self._closed = False  # set by closeEvent: views still waiting to be built never are
         for i, (title, icon) in enumerate(zip(self.titles, VIEW_ICONS, strict=True)):
             self.stack.addWidget(LoadingPage(title))
             item = QListWidgetItem(self.style().standardIcon(icon), title)
@@ -227,6 +228,8 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def _poll_loader(self) -> None:
+        if self._closed:
+            return
         if self._loader is not None and self._loader.is_alive():
             QTimer.singleShot(30, self._poll_loader)
             return
@@ -243,6 +246,8 @@ class MainWindow(QMainWindow):
 
         A view that fails keeps its page, which then says so; the others are still built.
         """
+        if self._closed:
+            return
         try:
             self._build_view(order[0])
         except Exception as error:
@@ -396,6 +401,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
         if self._loader is not None and self._loader.is_alive():
             self.hide()  # closed while torch loads: let the import finish (a second or two), then quit
+            QApplication.processEvents()  # the window goes away now, not after the wait
             self._loader.join()
         for name, view in self.views.items():
             shutdown = getattr(view, "shutdown", None)
@@ -411,6 +417,7 @@ class MainWindow(QMainWindow):
                 event.ignore()
                 return
         self._save_settings()
+        self._closed = True
         event.accept()
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt override

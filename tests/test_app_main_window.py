@@ -200,3 +200,16 @@ def test_a_view_that_fails_to_load_says_so_and_reports_the_error(qtbot, settings
     window.show_view("Generate")  # the other views were still built
     assert type(window.stack.currentWidget()).__name__ == "GenerateView"
     window.close()
+
+
+def test_closing_while_torch_loads_waits_for_the_import_and_closes_cleanly(qtbot, settings):
+    window = MainWindow(settings, load_views=False)
+    qtbot.addWidget(window)
+    window.show()
+    window.load_views_async()
+    window.close()  # at once: the loader thread is still importing (or has just finished)
+    assert not window.isVisible()
+    assert not window._loader.is_alive()  # joined: no import left running behind a closed window
+    assert settings.value("main/last_view") == "Forward process"  # settings were still saved
+    qtbot.wait(300)  # the loader's poll fires after the close: it must not build views any more
+    assert not window.views and not window.isVisible()
