@@ -10,7 +10,9 @@ paint that follows: ``processEvents()`` (Qt repaints what changed, as in the run
   view downsizes to ``MAX_COMPUTE_SIDE`` (256) for computation;
 - ``rgb 512×512 full size``: the same picture given as the source directly, at 512×512;
 
-and, for comparison, the same 64-image grid in Markov-chain mode (states read from the cache).
+and, for comparison, the same 64-image grid in Markov-chain mode (states read from the cache), and
+the Generate view's reverse timeline over all 1,000 recorded steps of a DDPM run of 16 images
+(x_t, x̂_0 and ε̂ redrawn at each step).
 
 Wall time includes waiting for a CPU when the machine is busy; the CPU time of the GUI thread
 (``time.thread_time``) is printed too, as the cost a quiet machine would see.
@@ -40,7 +42,7 @@ TARGET_P95_MS = 8.0
 
 def measure(view, app, frames: int, full_repaint: bool = False) -> np.ndarray:
     """Scrub forward and back over the whole timeline; return per-frame milliseconds."""
-    T = view.schedule.num_timesteps
+    T = view.scrubber.maximum() + 1
     steps = np.linspace(0, T - 1, frames // 2).round().astype(int)
     order = np.concatenate([steps, steps[::-1]])
     for t in order[:10]:  # warm-up: first uploads, first paints
@@ -115,6 +117,40 @@ def main() -> int:
     report("grid 64×32×32 Markov chain", measure(view, app, args.frames, args.full_repaint))
 
     view.shutdown()
+    view.close()
+
+    # The Generate view's reverse timeline: every step of a 1,000-step DDPM run over 16 images.
+    # The denoiser is the exact one for 16 test images (core.ideal_denoiser): the run takes seconds,
+    # and what is timed is the scrubbing, which does not depend on the network.
+    from types import SimpleNamespace
+
+    from core.datasets import load_fashion_mnist
+    from core.ideal_denoiser import IdealDenoiser
+    from core.schedules import make_schedule
+    from desktop_app.views.generate_view import GenerateView
+
+    schedule = make_schedule("cosine", 1000)
+    data = load_fashion_mnist("test", limit=16).images
+    checkpoint = SimpleNamespace(
+        model=IdealDenoiser(data, schedule),
+        schedule=schedule,
+        metadata={"image_shape": list(data.shape[1:]), "dataset_name": "16 test images", "step": 0},
+    )
+    generate = GenerateView(settings)
+    generate.resize(1090, 720)
+    generate.show()
+    generate.add_model(checkpoint)
+    generate.sampler_combo.setCurrentIndex(generate.sampler_combo.findData("ddpm"))
+    generate.steps_spin.setValue(1000)
+    generate.batch_spin.setValue(16)
+    generate.generate_button.click()
+    while generate.is_sampling() or not generate.generate_button.isEnabled():
+        app.processEvents()
+        time.sleep(0.01)
+    run = generate.run_a
+    print(f"Generate: {run.recorder.describe()}")
+    report("reverse timeline DDPM 1000", measure(run, app, args.frames, args.full_repaint))
+    generate.shutdown()
     return 0
 
 
