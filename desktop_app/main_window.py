@@ -273,7 +273,9 @@ class MainWindow(QMainWindow):
             return
         index = self.titles.index(title)
         _module, module_name, class_name = VIEW_SPECS[index]
+        started = time.perf_counter()
         view = _view_class(module_name, class_name)(self.settings, self)
+        log.info("Built the %s view in %.2f s", title, time.perf_counter() - started)
         placeholder = self.stack.widget(index)
         was_current = self.stack.currentIndex() == index
         self.stack.insertWidget(index, view)
