@@ -70,6 +70,10 @@ def test_defaults_train_a_2d_toy_with_an_mlp(view):
     assert view.model_combo.currentData() == "tiny" and view.batch_spin.value() == 64
     view.dataset_combo.setCurrentIndex(view.dataset_combo.findData("toy:two_moons"))
     assert view.model_combo.currentData() == "mlp"
+    # Class conditioning is offered only where the data has classes.
+    assert view._data_form.isRowVisible(view.conditional_check) and view.config().class_conditional
+    view.dataset_combo.setCurrentIndex(view.dataset_combo.findData("toy:swiss_roll"))
+    assert not view._data_form.isRowVisible(view.conditional_check) and not view.config().class_conditional
 
 
 def test_a_tiny_run_emits_losses_pauses_resumes_and_stops(qtbot, view):

@@ -19,6 +19,7 @@ in well under a minute on a laptop CPU.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import math
 import re
@@ -135,6 +136,16 @@ def format_duration(seconds: float) -> str:
 
 def format_count(n: int) -> str:
     return f"{n / 1e6:.2f} M" if n >= 1e6 else f"{n / 1e3:.0f} k" if n >= 1e3 else str(n)
+
+
+@functools.cache
+def _has_classes(spec: str) -> bool:
+    """Whether the dataset a form entry names has class labels (a folder may: its subfolders)."""
+    if spec in (WORD_SPEC, DRAWING_SPEC):
+        return False
+    if spec.startswith("toy:"):
+        return get_dataset(spec, n=8).labels is not None  # eight points: instant
+    return True
 
 
 def _slug(text: str) -> str:
@@ -524,7 +535,8 @@ class TrainView(QWidget):
             schedule=str(self.schedule_combo.currentData()),
             num_timesteps=self.timesteps_spin.value(),
             prediction_type=str(self.objective_combo.currentData()),
-            class_conditional=self.conditional_check.isChecked(),
+            class_conditional=self.conditional_check.isChecked()
+            and _has_classes(str(self.dataset_combo.currentData())),
             learning_rate=self.lr_spin.value(),
             batch_size=self.batch_spin.value(),
             steps=self.steps_spin.value(),
@@ -651,8 +663,8 @@ class TrainView(QWidget):
         self._data_form.setRowVisible(self.folder_row, spec == FOLDER_SPEC)
         self._data_form.setRowVisible(self.color_check, spec == FOLDER_SPEC)
         self._data_form.setRowVisible(self.drawing_row, spec == DRAWING_SPEC)
-        # Words and drawings have no classes: nothing to condition on.
-        self._data_form.setRowVisible(self.conditional_check, spec not in (WORD_SPEC, DRAWING_SPEC))
+        # Words, drawings and some toys have no classes: nothing to condition on.
+        self._data_form.setRowVisible(self.conditional_check, _has_classes(str(spec)))
         models = MODELS_FOR_POINTS if kind == "points" else MODELS_FOR_IMAGES
         if kind != self._kind or self.model_combo.count() == 0:
             self.model_combo.blockSignals(True)
@@ -769,7 +781,7 @@ class TrainView(QWidget):
         family = "points" if self.dataset_kind() == "points" else spec
         if spec == FOLDER_SPEC:
             family = f"folder-{3 if self.color_check.isChecked() else 1}ch"
-        conditional = self.conditional_check.isChecked() and spec not in (WORD_SPEC, DRAWING_SPEC)  # no labels
+        conditional = self.conditional_check.isChecked() and _has_classes(spec)
         parts = (
             family,
             self.model_combo.currentData(),
