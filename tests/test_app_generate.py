@@ -100,6 +100,9 @@ def test_view_opens_without_a_model(view):
     assert view.title == "Generate"
     assert not view.generate_button.isEnabled()
     assert view.model_name() == "no model"
+    assert view.status_label.text() == "Choose a model and press Generate."
+    view.add_model(image_checkpoint())
+    assert view.status_label.text().startswith("Press Generate (Ctrl+G) to sample")
 
 
 def test_sampling_fills_the_timeline_and_scrubbing_changes_the_pictures(qtbot, view):

@@ -525,6 +525,12 @@ class GenerateView(QWidget):
     def _use_model(self, key: str, checkpoint) -> None:
         self._current_key = key
         self._current = checkpoint
+        if not self.is_sampling() and self.run_a.recorder is None:  # nothing sampled yet: say what to do
+            self.status_label.setText(
+                "Choose a model and press Generate."
+                if checkpoint is None
+                else "Press Generate (Ctrl+G) to sample, then scrub the timeline from noise to image."
+            )
         if checkpoint is None:
             self.model_info.setText("")
             self._update_controls()
