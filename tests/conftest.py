@@ -86,3 +86,17 @@ def user_data_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "user-data"
     monkeypatch.setenv("DIFFUSION_LAB_HOME", str(home))
     return home
+
+
+@pytest.fixture
+def no_unexpected_dialogs(monkeypatch):
+    """A modal dialog nobody answers would hang an offscreen test: fail instead (tests that expect one
+    patch ``QMessageBox`` themselves, after this fixture). App test modules opt in with
+    ``pytestmark = pytest.mark.usefixtures("no_unexpected_dialogs")``; core tests never import Qt."""
+    from PySide6.QtWidgets import QMessageBox
+
+    def fail(parent, title, text, *args):
+        raise AssertionError(f"Unexpected dialog '{title}': {text}")
+
+    for name in ("warning", "information", "question", "critical"):
+        monkeypatch.setattr(QMessageBox, name, staticmethod(fail))

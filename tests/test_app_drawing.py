@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 from PySide6.QtCore import QPoint, QSettings, Qt
-from PySide6.QtWidgets import QDialog, QMessageBox
+from PySide6.QtWidgets import QDialog
 
 from core.checkpoints import read_metadata
 from core.datasets import load_drawing
@@ -24,15 +24,8 @@ torch.set_num_threads(1)
 LEFT = Qt.MouseButton.LeftButton
 
 
-@pytest.fixture(autouse=True)
-def no_unexpected_dialogs(monkeypatch):
-    """A modal dialog nobody answers would hang an offscreen test: fail instead (tests that expect one patch it)."""
-
-    def fail(parent, title, text, *args):
-        raise AssertionError(f"Unexpected dialog '{title}': {text}")
-
-    for name in ("warning", "information", "question", "critical"):
-        monkeypatch.setattr(QMessageBox, name, staticmethod(fail))
+# A modal dialog nobody answers would hang an offscreen test: fail instead (see conftest.py).
+pytestmark = pytest.mark.usefixtures("no_unexpected_dialogs")
 
 
 @pytest.fixture

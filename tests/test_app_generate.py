@@ -14,7 +14,6 @@ import pytest
 import torch
 from PIL import Image
 from PySide6.QtCore import QSettings
-from PySide6.QtWidgets import QMessageBox
 
 from core.ideal_denoiser import IdealDenoiser
 from core.schedules import make_schedule
@@ -60,15 +59,8 @@ def point_checkpoint():
     )
 
 
-@pytest.fixture(autouse=True)
-def no_unexpected_dialogs(monkeypatch):
-    """A modal dialog nobody answers would hang an offscreen test: fail instead (tests that expect one patch it)."""
-
-    def fail(parent, title, text, *args):
-        raise AssertionError(f"Unexpected dialog '{title}': {text}")
-
-    for name in ("warning", "information", "question", "critical"):
-        monkeypatch.setattr(QMessageBox, name, staticmethod(fail))
+# A modal dialog nobody answers would hang an offscreen test: fail instead (see conftest.py).
+pytestmark = pytest.mark.usefixtures("no_unexpected_dialogs")
 
 
 @pytest.fixture

@@ -19,15 +19,8 @@ from desktop_app.views.train_view import TrainView
 torch.set_num_threads(1)
 
 
-@pytest.fixture(autouse=True)
-def no_unexpected_dialogs(monkeypatch):
-    """A modal dialog nobody answers would hang an offscreen test: fail instead (tests that expect one patch it)."""
-
-    def fail(parent, title, text, *args):
-        raise AssertionError(f"Unexpected dialog '{title}': {text}")
-
-    for name in ("warning", "information", "question", "critical"):
-        monkeypatch.setattr(QMessageBox, name, staticmethod(fail))
+# A modal dialog nobody answers would hang an offscreen test: fail instead (see conftest.py).
+pytestmark = pytest.mark.usefixtures("no_unexpected_dialogs")
 
 
 @pytest.fixture

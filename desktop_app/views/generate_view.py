@@ -42,7 +42,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.checkpoints import CheckpointError, load_denoiser
-from core.device import mps_available, select_device
+from core.device import select_device
 from core.guidance import ClassifierFreeGuidance
 from core.images import make_grid
 from core.samplers import DEFAULT_STEPS, SAMPLER_LABELS, SAMPLERS, evaluations_per_run
@@ -60,6 +60,7 @@ from desktop_app.export import (
     scatter_picture,
 )
 from desktop_app.model_library import ModelEntry, describe_metadata, entry_for_file, list_models
+from desktop_app.widgets.form_helpers import device_combo
 from desktop_app.widgets.image_panel import ImagePanel
 from desktop_app.widgets.point_cloud import PointCloudPlot
 from desktop_app.widgets.timeline_scrubber import TimelineScrubber
@@ -313,14 +314,7 @@ class GenerateView(QWidget):
         self.guidance_spin.setValue(3.0)
         self.guidance_spin.setToolTip("Classifier-free guidance scale w: 1 = plain conditional, larger = more typical")
         self.guidance_label = QLabel("Guidance")
-        self.device_combo = QComboBox()
-        self.device_combo.addItem("auto", "auto")
-        self.device_combo.addItem("CPU", "cpu")
-        if torch.cuda.is_available():
-            self.device_combo.addItem("CUDA GPU", "cuda")
-        if mps_available():
-            self.device_combo.addItem("Apple GPU (MPS)", "mps")
-        self.device_combo.setToolTip("Where to sample: auto takes the GPU when there is one, else the CPU")
+        self.device_combo = device_combo("Where to sample: auto takes the GPU when there is one, else the CPU")
         self.clip_check = QCheckBox("clip x̂₀")
         self.clip_check.setChecked(True)
         self.clip_check.setToolTip("Clamp the predicted x̂₀ to [−1, 1] at every step (images)")

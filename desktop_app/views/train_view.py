@@ -56,7 +56,7 @@ from PySide6.QtWidgets import (
 
 from core.checkpoints import CheckpointError, read_metadata
 from core.datasets import DATASET_CHOICES, get_dataset, load_drawing, save_drawing
-from core.device import cpu_count, mps_available
+from core.device import cpu_count
 from core.images import make_grid
 from core.schedules import MAX_TIMESTEPS, MIN_TIMESTEPS, SCHEDULE_KINDS
 from core.training import TrainConfig, train
@@ -71,6 +71,7 @@ from desktop_app.export import (
     scatter_picture,
 )
 from desktop_app.widgets.drawing_canvas import DrawingDialog
+from desktop_app.widgets.form_helpers import device_combo, widget_row
 from desktop_app.widgets.loss_plot import LossPlot
 from desktop_app.widgets.point_cloud import PointCloudPlot
 from desktop_app.workers import CallWorker, TrainingWorker, default_worker_threads, start_worker, stop_thread
@@ -233,23 +234,13 @@ class TrainView(QWidget):
         self.folder_edit.setPlaceholderText("Choose a folder of images…")
         self.folder_button = QPushButton("Browse…")
         self.folder_button.clicked.connect(self._on_browse_folder)
-        folder_row = QWidget()
-        folder_layout = QHBoxLayout(folder_row)
-        folder_layout.setContentsMargins(0, 0, 0, 0)
-        folder_layout.addWidget(self.folder_edit, 1)
-        folder_layout.addWidget(self.folder_button)
-        self.folder_row = folder_row
+        self.folder_row = folder_row = widget_row(self.folder_edit, self.folder_button)
         self.drawing_label = QLabel("no drawing yet")
         self.drawing_label.setWordWrap(True)
         self.draw_button = QPushButton("Draw…")
         self.draw_button.setToolTip("Draw a shape with the mouse; the model learns to generate points along it")
         self.draw_button.clicked.connect(self._on_draw)
-        drawing_row = QWidget()
-        drawing_layout = QHBoxLayout(drawing_row)
-        drawing_layout.setContentsMargins(0, 0, 0, 0)
-        drawing_layout.addWidget(self.drawing_label, 1)
-        drawing_layout.addWidget(self.draw_button)
-        self.drawing_row = drawing_row
+        self.drawing_row = drawing_row = widget_row(self.drawing_label, self.draw_button)
         self.color_check = QCheckBox("Colour (RGB)")
         self.color_check.setToolTip("Load the folder's images in colour instead of grayscale")
         self.conditional_check = QCheckBox("Class-conditional (enables guidance)")
@@ -326,13 +317,7 @@ class TrainView(QWidget):
 
         # Run
         self.seed_spin = self._spin(0, 2**31 - 1, 0, "Same seed, same settings: the same run (on the CPU)")
-        self.device_combo = QComboBox()
-        self.device_combo.addItem("auto", "auto")
-        self.device_combo.addItem("CPU", "cpu")
-        if torch.cuda.is_available():
-            self.device_combo.addItem("CUDA GPU", "cuda")
-        if mps_available():
-            self.device_combo.addItem("Apple GPU (MPS)", "mps")
+        self.device_combo = device_combo("Where to train: auto takes the GPU when there is one, else the CPU")
         self.threads_spin = self._spin(
             1, max(1, cpu_count()), default_training_threads(), "CPU threads for training (the window keeps the rest)"
         )

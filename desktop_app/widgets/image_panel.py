@@ -38,6 +38,18 @@ REFERENCE_RGB = (240, 170, 60)
 MAX_HISTOGRAM_VALUES = 1 << 15  # larger arrays are strided down to about this many values
 
 
+def grid_layout(
+    shape: tuple[int, int, int, int], ncols: int | None, padding: int
+) -> tuple[tuple[int, int, int, int], int, int, int]:
+    """``((n, c, h, w), rows, cols, padding)`` of a grid of a batch's images: a square-ish grid by
+    default, no padding for a single image. ValueError for shapes that are not images."""
+    n, c, h, w = (int(s) for s in shape)
+    if n < 1 or c not in (1, 3):
+        raise ValueError(f"A grid needs at least one image with 1 or 3 channels, not shape {tuple(shape)}.")
+    cols = min(n, int(ncols) if ncols else math.ceil(math.sqrt(n)))
+    return (n, c, h, w), math.ceil(n / cols), cols, int(padding) if n > 1 else 0
+
+
 class GridBuffer:
     """Tiles (N, C, H, W) batches of a fixed shape into one preallocated float32 picture.
 
@@ -47,13 +59,8 @@ class GridBuffer:
 
     def __init__(self, shape: tuple[int, int, int, int], ncols: int | None = None, padding: int = GRID_PADDING,
                  fill_value: float = -1.0):  # fmt: skip
-        n, c, h, w = (int(s) for s in shape)
-        if n < 1 or c not in (1, 3):
-            raise ValueError(f"A grid needs at least one image with 1 or 3 channels, not shape {tuple(shape)}.")
-        self.shape = (n, c, h, w)
-        self.ncols = min(n, int(ncols) if ncols else math.ceil(math.sqrt(n)))
-        self.nrows = math.ceil(n / self.ncols)
-        p = int(padding) if n > 1 else 0
+        self.shape, self.nrows, self.ncols, p = grid_layout(shape, ncols, padding)
+        n, c, h, w = self.shape
         # (rows, H+p, cols, W+p, C): a view of it with the padding cut off is the full picture.
         self._tiles = np.full((self.nrows, h + p, self.ncols, w + p, c), fill_value, dtype=np.float32)
         full = self._tiles.reshape(self.nrows * (h + p), self.ncols * (w + p), c)[: self.nrows * (h + p) - p,
@@ -88,13 +95,9 @@ class RGB32Grid:
     def __init__(
         self, shape: tuple[int, int, int, int], ncols: int | None, padding: int, padding_rgb: tuple[int, int, int]
     ):
-        n, c, h, w = (int(s) for s in shape)
-        if n < 1 or c not in (1, 3):
-            raise ValueError(f"A grid needs at least one image with 1 or 3 channels, not shape {tuple(shape)}.")
-        self.shape = (n, c, h, w)
-        self.ncols = min(n, int(ncols) if ncols else math.ceil(math.sqrt(n)))
-        self.nrows = math.ceil(n / self.ncols)
-        self.padding = p = int(padding) if n > 1 else 0
+        self.shape, self.nrows, self.ncols, p = grid_layout(shape, ncols, padding)
+        self.padding = p
+        n, c, h, w = self.shape
         self._tiles = np.empty((self.nrows, h + p, self.ncols, w + p, 4), dtype=np.uint8)
         self._tiles[..., 0], self._tiles[..., 1], self._tiles[..., 2] = padding_rgb[2], padding_rgb[1], padding_rgb[0]
         self._tiles[..., 3] = 255
