@@ -6,7 +6,7 @@
     python benchmarks/bench_quality.py --model none --n 50   # only the anchors (no shipped model needed)
 
 Every row samples the same class-balanced labels from the same seed and is scored by
-``core.metrics.evaluate_images`` against the reference half of the test split. Two anchors are
+``core.evaluation.metrics.evaluate_images`` against the reference half of the test split. Two anchors are
 scored by the same code at the same sample count: **real vs real** (held-out test images: the floor
 a perfect model would reach) and **untrained** (a freshly initialised network of the shipped
 architecture, DDIM 50: what noise gets). FID is biased upwards at small sample counts, so compare
@@ -36,9 +36,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core import metrics  # noqa: E402
-from core.resources import resource_path  # noqa: E402
-from core.samplers import SAMPLER_LABELS, evaluations_per_run  # noqa: E402
+from core.diffusion import SAMPLER_LABELS, evaluations_per_run  # noqa: E402
+from core.evaluation import metrics  # noqa: E402
+from core.runtime import resource_path  # noqa: E402
 
 DEFAULT_MODEL = resource_path("models", "fmnist_unet.safetensors")
 # (sampler, steps) rows of the README table, in order.
@@ -180,7 +180,7 @@ def main(argv: list[str] | None = None) -> None:
     model = schedule = None
     model_info = ""
     if args.model.lower() != "none":
-        from core.checkpoints import load_denoiser
+        from core.io import load_denoiser
 
         checkpoint = load_denoiser(args.model)
         model, schedule = checkpoint.model, checkpoint.schedule
@@ -201,8 +201,8 @@ def main(argv: list[str] | None = None) -> None:
     rows = [score_row("Real vs real (held-out test images)", *metrics.heldout_real_images(args.n, seed=args.seed))]
     if not args.no_untrained:
         if model is None:
-            from core.schedules import make_schedule
-            from core.unet import UNet, preset_config
+            from core.diffusion import make_schedule
+            from core.models import UNet, preset_config
 
             template, schedule_u = (
                 UNet(preset_config(args.untrained_preset, num_classes=10)),

@@ -120,13 +120,12 @@ def main() -> int:
     view.close()
 
     # The Generate view's reverse timeline: every step of a 1,000-step DDPM run over 16 images.
-    # The denoiser is the exact one for 16 test images (core.ideal_denoiser): the run takes seconds,
+    # The denoiser is the exact one for 16 test images (core.diffusion.ideal_denoiser): the run takes seconds,
     # and what is timed is the scrubbing, which does not depend on the network.
     from types import SimpleNamespace
 
-    from core.datasets import load_fashion_mnist
-    from core.ideal_denoiser import IdealDenoiser
-    from core.schedules import make_schedule
+    from core.data import load_fashion_mnist
+    from core.diffusion import IdealDenoiser, make_schedule
     from desktop_app.views.generate_view import GenerateView
 
     schedule = make_schedule("cosine", 1000)

@@ -30,8 +30,12 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.denoisers import count_parameters  # noqa: E402
-from core.unet import UNET_PRESETS, UNet, preset_config  # noqa: E402
+from core.models import (  # noqa: E402
+    UNET_PRESETS,
+    UNet,
+    count_parameters,  # noqa: E402
+    preset_config,
+)
 
 NUM_CLASSES = 10
 MODES = {  # name → (memory format, bf16 autocast)

@@ -9,7 +9,7 @@ For instructors who pretrain models on a stronger machine and for scripting:
     diffusion-lab info fmnist.safetensors
 
 The commands drive the same core functions as the desktop app (``core.training.train`` events,
-the samplers of ``core.samplers``); this file only parses arguments and prints. Any problem with
+the samplers of ``core.diffusion.samplers``); this file only parses arguments and prints. Any problem with
 the user's input (a damaged checkpoint, an unreadable dataset, a bad setting) prints one line to
 stderr and exits with status 2, without a traceback.
 """
@@ -132,7 +132,7 @@ def _default_out(dataset: str) -> Path:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from core.checkpoints import read_metadata
+    from core.io.checkpoints import read_metadata
     from core.training import CheckpointSaved, Finished, Started, StepEvent, TrainingControl, train
 
     if args.resume is not None:
@@ -165,11 +165,11 @@ def cmd_train(args: argparse.Namespace) -> int:
             if isinstance(event, Started):
                 first_step, started_at = event.start_step, time.monotonic()
                 what = f"{event.dataset_name} ({event.dataset_size:,} examples"
-                what += f", {len(event.class_names)} classes)" if config.class_conditional and event.class_names else ")"
-                resumed = f", resuming at step {event.start_step}" if event.start_step else ""
-                progress.message(
-                    f"Training {event.num_parameters:,} parameters on {event.device}: {what}{resumed}."
+                what += (
+                    f", {len(event.class_names)} classes)" if config.class_conditional and event.class_names else ")"
                 )
+                resumed = f", resuming at step {event.start_step}" if event.start_step else ""
+                progress.message(f"Training {event.num_parameters:,} parameters on {event.device}: {what}{resumed}.")
             elif isinstance(event, StepEvent):
                 rate = (time.monotonic() - started_at) / max(event.step - first_step, 1)  # seconds per step
                 eta = (event.total_steps - event.step) * rate
@@ -228,17 +228,27 @@ def parse_classes(spec: str | None, class_names: list[str] | None, num_classes: 
     return out
 
 
-def draw_samples(checkpoint, n: int, *, sampler: str = "ddim", steps: int | None = None, seed: int = 0,
-                 classes: list[int] | None = None, guidance: float | None = None, eta: float | None = None,
-                 device: torch.device | str = "cpu", callback=None) -> tuple[torch.Tensor, torch.Tensor | None]:
+def draw_samples(
+    checkpoint,
+    n: int,
+    *,
+    sampler: str = "ddim",
+    steps: int | None = None,
+    seed: int = 0,
+    classes: list[int] | None = None,
+    guidance: float | None = None,
+    eta: float | None = None,
+    device: torch.device | str = "cpu",
+    callback=None,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Sample ``n`` images (or 2-D points) from a loaded checkpoint; returns (samples on the CPU, labels).
 
     ``classes`` cycles over the given class indices; ``guidance`` is the classifier-free guidance
     scale (None: 2 for class-conditional models). The noise comes from a CPU generator seeded with
     ``seed``, so the same seed gives the same samples on any device up to float rounding.
     """
-    from core.guidance import ClassifierFreeGuidance
-    from core.samplers import DEFAULT_STEPS, get_sampler
+    from core.diffusion.guidance import ClassifierFreeGuidance
+    from core.diffusion.samplers import DEFAULT_STEPS, get_sampler
 
     if n < 1:
         raise ValueError(f"The number of samples must be at least 1, not {n}.")
@@ -266,15 +276,24 @@ def draw_samples(checkpoint, n: int, *, sampler: str = "ddim", steps: int | None
     elif guidance is not None:
         ClassifierFreeGuidance(model, guidance)  # raises the clear "needs a class-conditional model" error
     noise_generator = torch.Generator(device=x_T.device).manual_seed(seed + 1)
-    x = sample_fn(model, x_T, checkpoint.schedule, steps, generator=noise_generator, callback=callback, cond=cond,
-                  clip_x0="clip" if len(shape) == 3 else None, **options)
+    x = sample_fn(
+        model,
+        x_T,
+        checkpoint.schedule,
+        steps,
+        generator=noise_generator,
+        callback=callback,
+        cond=cond,
+        clip_x0="clip" if len(shape) == 3 else None,
+        **options,
+    )
     return x.detach().float().cpu(), labels
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
-    from core.checkpoints import load_denoiser
-    from core.device import select_device, set_threads
-    from core.images import make_grid, save_png, save_samples_npz, scatter_image
+    from core.data.images import make_grid, save_png, save_samples_npz, scatter_image
+    from core.io.checkpoints import load_denoiser
+    from core.runtime.device import select_device, set_threads
 
     outputs = [Path(p) for p in (args.out or ["samples.png"])]
     for p in outputs:
@@ -287,11 +306,23 @@ def cmd_sample(args: argparse.Namespace) -> int:
     progress = ProgressLine(args.progress_stream)
 
     def on_step(s):
-        progress.update(f"sampling {progress.bar((s.index + 1) / s.num_steps)} step {s.index + 1}/{s.num_steps}",
-                        final=s.index + 1 == s.num_steps)
+        progress.update(
+            f"sampling {progress.bar((s.index + 1) / s.num_steps)} step {s.index + 1}/{s.num_steps}",
+            final=s.index + 1 == s.num_steps,
+        )
 
-    samples, labels = draw_samples(ck, args.n, sampler=args.sampler, steps=args.steps, seed=args.seed, classes=classes,
-                                   guidance=args.guidance, eta=args.eta, device=device, callback=on_step)
+    samples, labels = draw_samples(
+        ck,
+        args.n,
+        sampler=args.sampler,
+        steps=args.steps,
+        seed=args.seed,
+        classes=classes,
+        guidance=args.guidance,
+        eta=args.eta,
+        device=device,
+        callback=on_step,
+    )
     progress.finish()
     points = samples.ndim == 2
     for path in outputs:
@@ -314,7 +345,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 def describe_checkpoint(ck) -> list[tuple[str, str]]:
     """(label, value) rows describing a loaded checkpoint, for ``info`` and the app's model browser."""
-    from core.denoisers import count_parameters
+    from core.models.registry import count_parameters
 
     m = ck.metadata
     config = dict(m.get("model_config") or {})
@@ -361,7 +392,7 @@ def _shape_words(shape: tuple[int, ...]) -> str:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from core.checkpoints import load_denoiser
+    from core.io.checkpoints import load_denoiser
 
     ck = load_denoiser(args.checkpoint)
     if args.json:
@@ -378,19 +409,26 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from core.device import DEVICE_CHOICES, PRECISION_CHOICES
-    from core.prediction import PREDICTION_TYPES
-    from core.samplers import SAMPLERS
-    from core.schedules import SCHEDULE_KINDS
+    from core.diffusion.prediction import PREDICTION_TYPES
+    from core.diffusion.samplers import SAMPLERS
+    from core.diffusion.schedules import SCHEDULE_KINDS
+    from core.runtime.device import DEVICE_CHOICES, PRECISION_CHOICES
 
     parser = argparse.ArgumentParser(
         prog="diffusion-lab", description="Train diffusion models, sample from them and inspect checkpoints."
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="{train,sample,info}")
 
-    t = sub.add_parser("train", help="train a denoiser and save it as a checkpoint",
-                       description="Train a denoiser. Ctrl-C stops after the current step and saves.")
-    t.add_argument("dataset", nargs="?", help="fashion_mnist, shapes, toy:<name>, word:<text>, drawing:<file.json>, folder:<path> or idx:<path>")
+    t = sub.add_parser(
+        "train",
+        help="train a denoiser and save it as a checkpoint",
+        description="Train a denoiser. Ctrl-C stops after the current step and saves.",
+    )
+    t.add_argument(
+        "dataset",
+        nargs="?",
+        help="fashion_mnist, shapes, toy:<name>, word:<text>, drawing:<file.json>, folder:<path> or idx:<path>",
+    )
     t.add_argument("--preset", default=None, help="network: auto (default), tiny, small, base (U-Nets) or mlp (2-D)")
     t.add_argument("--steps", type=int, default=None, help="optimizer steps in total (default 2000)")
     t.add_argument("--batch", type=int, default=None, help="examples per step (default 128)")
@@ -402,8 +440,13 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--objective", choices=PREDICTION_TYPES, default=None, help="what the network predicts (default v)")
     t.add_argument("--loss-weighting", choices=("none", "min_snr"), default=None)
     cond = t.add_mutually_exclusive_group()
-    cond.add_argument("--class-conditional", dest="class_conditional", action="store_true", default=None,
-                      help="condition on the dataset's labels (the default when it has labels)")
+    cond.add_argument(
+        "--class-conditional",
+        dest="class_conditional",
+        action="store_true",
+        default=None,
+        help="condition on the dataset's labels (the default when it has labels)",
+    )
     cond.add_argument("--unconditional", dest="class_conditional", action="store_false")
     t.add_argument("--seed", type=int, default=None)
     t.add_argument("--threads", type=int, default=None, help="CPU threads (default: PyTorch's choice)")
@@ -412,10 +455,20 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--checkpoint-every", type=int, default=500, help="autosave every N steps (0: only at the end)")
     t.add_argument("-o", "--out", type=Path, default=None, help="checkpoint to write (default <dataset>.safetensors)")
     t.add_argument("--resume", type=Path, default=None, help="continue the run saved in this checkpoint")
-    t.add_argument("--dataset-option", action="append", default=[], metavar="KEY=VALUE",
-                   help="extra dataset setting, e.g. limit=5000 (repeatable)")
-    t.add_argument("--model-option", action="append", default=[], metavar="KEY=VALUE",
-                   help="network setting override, e.g. base_channels=48 (repeatable)")
+    t.add_argument(
+        "--dataset-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra dataset setting, e.g. limit=5000 (repeatable)",
+    )
+    t.add_argument(
+        "--model-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="network setting override, e.g. base_channels=48 (repeatable)",
+    )
     t.set_defaults(func=cmd_train)
 
     s = sub.add_parser("sample", help="draw samples from a checkpoint into a PNG grid and/or .npz")
@@ -425,11 +478,22 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--eta", type=float, default=None, help="DDIM's η: 0 deterministic … 1 DDPM-like")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("-n", type=int, default=64, help="number of samples (default 64)")
-    s.add_argument("--class", dest="class_", default=None, metavar="CLASS",
-                   help="class names or numbers separated by commas, 'all' (default) or 'none'")
+    s.add_argument(
+        "--class",
+        dest="class_",
+        default=None,
+        metavar="CLASS",
+        help="class names or numbers separated by commas, 'all' (default) or 'none'",
+    )
     s.add_argument("--guidance", type=float, default=None, help="classifier-free guidance scale (default 2)")
-    s.add_argument("-o", "--out", action="append", default=None, metavar="FILE",
-                   help="output .png (grid or scatter plot) or .npz (arrays); repeatable (default samples.png)")
+    s.add_argument(
+        "-o",
+        "--out",
+        action="append",
+        default=None,
+        metavar="FILE",
+        help="output .png (grid or scatter plot) or .npz (arrays); repeatable (default samples.png)",
+    )
     s.add_argument("--nrow", type=int, default=None, help="images per grid row")
     s.add_argument("--scale", type=int, default=2, help="enlarge grid pixels this many times (default 2)")
     s.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
@@ -449,8 +513,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     args.argv = argv
     args.progress_stream = sys.stderr
-    from core.checkpoints import CheckpointError
-    from core.datasets import DatasetError
+    from core.data import DatasetError
+    from core.io.checkpoints import CheckpointError
 
     try:
         from core.training import TrainingError

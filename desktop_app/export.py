@@ -6,8 +6,8 @@ directly. ``ExportAction`` is how a view offers exports to File ▸ Export… (s
 ``write(path) -> Path`` callable.
 
 Pictures are uint8 (H, W) or (H, W, 3) arrays; model images (N, C, H, W) in [−1, 1] become pictures
-with ``grid_picture`` (``core.images.make_grid``, enlarged with sharp pixels so 32×32 images stay
-visible), 2-D points with ``scatter_picture`` (``core.images.scatter_image``).
+with ``grid_picture`` (``core.data.images.make_grid``, enlarged with sharp pixels so 32×32 images stay
+visible), 2-D points with ``scatter_picture`` (``core.data.images.scatter_image``).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from core.images import make_grid, save_png, scatter_image, to_uint8
+from core.data import make_grid, save_png, scatter_image, to_uint8
 
 __all__ = [
     "ANIMATION_FILTER",

@@ -91,7 +91,15 @@ VIEW_ICONS = (
     QStyle.StandardPixmap.SP_DialogApplyButton,
 )
 # What the background thread imports before the views are built: everything heavy they need.
-HEAVY_MODULES = ("torch", "numpy", "core.schedules", "core.samplers", "core.training", "core.unet", "core.datasets")
+HEAVY_MODULES = (
+    "torch",
+    "numpy",
+    "core.diffusion.schedules",
+    "core.diffusion.samplers",
+    "core.training",
+    "core.models.unet",
+    "core.data",
+)
 
 
 def _view_class(module_name: str, class_name: str) -> type:
@@ -339,7 +347,7 @@ class MainWindow(QMainWindow):
     @staticmethod
     def _device_text() -> str:
         try:
-            from core.device import describe_device, select_device
+            from core.runtime import describe_device, select_device
 
             return f"Device: {describe_device(select_device('auto'))}"
         except Exception as error:  # the status bar must never stop the window from opening

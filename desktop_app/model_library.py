@@ -2,7 +2,7 @@
 
 Bundled models are the ``.safetensors`` files in ``resources/models`` (trained by the recipes in
 ``scripts/``); the user's own are those in the user-data ``checkpoints`` folder (the Train view saves
-there). Listing reads only each file's JSON header (``core.checkpoints.read_metadata``), so it is
+there). Listing reads only each file's JSON header (``core.io.checkpoints.read_metadata``), so it is
 fast and a damaged file is listed with its problem instead of breaking the list. Loading the weights
 happens when a model is chosen.
 """
@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.checkpoints import CheckpointError, read_metadata
+from core.io import CheckpointError, read_metadata
 from desktop_app import paths
 
 SUFFIX = ".safetensors"

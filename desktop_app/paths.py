@@ -103,13 +103,13 @@ def log_file() -> Path:
 
 
 def resources_dir() -> Path:
-    """The bundled ``resources/`` folder, found the same way ``core.resources`` finds it.
+    """The bundled ``resources/`` folder, found the same way ``core.runtime.resources`` finds it.
 
-    ``core.resources.resources_dir`` is the single source of truth; the fallback below only matters
+    ``core.runtime.resources.resources_dir`` is the single source of truth; the fallback below only matters
     while that module does not exist (it imports no torch, so calling it is cheap).
     """
     try:
-        from core.resources import resources_dir as core_resources_dir
+        from core.runtime import resources_dir as core_resources_dir
     except ImportError:
         base = Path(getattr(sys, "_MEIPASS", Path(__file__).resolve().parent.parent))
         return base / "resources"

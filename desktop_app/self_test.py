@@ -4,8 +4,8 @@ Four checks, each small enough that the whole run takes seconds on a CPU:
 
 1. resources  the bundled Fashion-MNIST files and shipped models (``resources/models/*.safetensors``) are found;
 2. views      the main window opens offscreen and every view is shown and painted;
-3. sampling   every shipped model loads (``core.checkpoints.load_denoiser``) and runs a few DDIM steps
-              (``core.samplers.SAMPLERS``) to finite values; the metrics classifier loads and runs;
+3. sampling   every shipped model loads (``core.io.checkpoints.load_denoiser``) and runs a few DDIM steps
+              (``core.diffusion.samplers.SAMPLERS``) to finite values; the metrics classifier loads and runs;
 4. training   ``core.training.train`` runs a few steps of a tiny 2-D model, saves a checkpoint, and
               the checkpoint loads back and samples.
 
@@ -166,7 +166,7 @@ def _sample_briefly(model, schedule, sample_shape: tuple[int, ...]) -> float:
     """Run ``SAMPLING_STEPS`` DDIM steps for a batch of 2 and return max |x_0| (to check it is finite)."""
     import torch
 
-    from core.samplers import SAMPLERS
+    from core.diffusion import SAMPLERS
 
     generator = torch.Generator().manual_seed(0)
     x_T = torch.randn((2, *sample_shape), generator=generator)
@@ -224,7 +224,7 @@ def check_sampling() -> str:
     denoisers = [path for path in files if kinds[path] == "denoiser"]
     classifiers = [path for path in files if kinds[path] == "classifier"]
     for path in classifiers:
-        from core.metrics import load_classifier
+        from core.evaluation import load_classifier
 
         try:
             logits = load_classifier(path)(torch.zeros(2, 1, 32, 32))
@@ -233,15 +233,15 @@ def check_sampling() -> str:
         if not bool(torch.isfinite(logits).all()):
             raise SelfTestFailure(f"shipped classifier {path.name} gives non-finite outputs")
     if not denoisers:
-        from core.schedules import make_schedule
-        from core.unet import UNet, preset_config
+        from core.diffusion import make_schedule
+        from core.models import UNet, preset_config
 
         torch.manual_seed(0)
         model = UNet(preset_config("tiny", image_size=32, in_channels=1)).eval()
         _sample_briefly(model, make_schedule("linear", 100), (1, 32, 32))
         return f"no shipped denoiser yet; {SAMPLING_STEPS} DDIM steps of an untrained tiny U-Net ran"
 
-    from core.checkpoints import load_denoiser
+    from core.io import load_denoiser
 
     for path in denoisers:
         try:
@@ -257,9 +257,9 @@ def check_training(scratch_dir: Path) -> str:
     """Train a tiny 2-D model for a few steps, then reload its checkpoint and sample from it.
 
     Checks that ``core.training.train`` yields finite losses and a ``Finished`` event, and that the
-    checkpoint it saved (safetensors + JSON metadata) loads back with ``core.checkpoints.load_denoiser``.
+    checkpoint it saved (safetensors + JSON metadata) loads back with ``core.io.checkpoints.load_denoiser``.
     """
-    from core.checkpoints import load_denoiser
+    from core.io import load_denoiser
     from core.training import Finished, StepEvent, TrainConfig, train
 
     config = TrainConfig(

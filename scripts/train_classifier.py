@@ -5,7 +5,7 @@
 
 Writes two files to ``resources/models/``:
 
-- ``fmnist_classifier.safetensors``: weights of ``core.classifier.FashionClassifier`` with JSON
+- ``fmnist_classifier.safetensors``: weights of ``core.models.classifier.FashionClassifier`` with JSON
   metadata (config, test accuracy, recipe, steps, wall time, device, versions, git commit).
 - ``fmnist_reference_stats.npz``: features of the *reference half* of the test split (5,000 images
   chosen by a fixed permutation), their mean and covariance (for FID) and the indices of both halves.
@@ -36,9 +36,9 @@ import torch.nn.functional as F  # noqa: N812
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.classifier import ClassifierConfig, FashionClassifier  # noqa: E402
-from core.datasets import load_fashion_mnist  # noqa: E402
-from core.resources import resource_path  # noqa: E402
+from core.data import load_fashion_mnist  # noqa: E402
+from core.models import ClassifierConfig, FashionClassifier  # noqa: E402
+from core.runtime import resource_path  # noqa: E402
 
 REFERENCE_SPLIT_SEED = 2024  # permutation that splits the test set into reference / held-out halves
 METADATA_KEY = "diffusion_lab"

@@ -56,7 +56,9 @@ FMNIST_RECIPE = dict(
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", default="resources/models/fmnist_unet.safetensors")
-    p.add_argument("--steps", type=int, default=100_000, help="upper bound on steps (the time budget usually ends first)")
+    p.add_argument(
+        "--steps", type=int, default=100_000, help="upper bound on steps (the time budget usually ends first)"
+    )
     p.add_argument("--time-budget", type=float, default=4200.0, help="seconds of training")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--device", default="auto")
@@ -65,17 +67,32 @@ def main(argv=None) -> int:
     p.add_argument("--resume", default=None)
     args = p.parse_args(argv)
 
-    config = TrainConfig(**FMNIST_RECIPE, steps=args.steps, time_budget_s=args.time_budget,
-                         threads=args.threads, device=args.device, seed=args.seed, checkpoint_every=args.checkpoint_every,
-                         checkpoint_path=args.out, preview_every=0, log_every=25,
-                         recipe="python scripts/train_fmnist.py " + " ".join(sys.argv[1:] if argv is None else argv))
+    config = TrainConfig(
+        **FMNIST_RECIPE,
+        steps=args.steps,
+        time_budget_s=args.time_budget,
+        threads=args.threads,
+        device=args.device,
+        seed=args.seed,
+        checkpoint_every=args.checkpoint_every,
+        checkpoint_path=args.out,
+        preview_every=0,
+        log_every=25,
+        recipe="python scripts/train_fmnist.py " + " ".join(sys.argv[1:] if argv is None else argv),
+    )
     t0 = time.time()
     for event in train(config, resume_from=args.resume):
         if isinstance(event, Started):
-            print(f"training {event.num_parameters:,} parameters on {event.device}, {event.dataset_size} images", flush=True)
+            print(
+                f"training {event.num_parameters:,} parameters on {event.device}, {event.dataset_size} images",
+                flush=True,
+            )
         elif isinstance(event, StepEvent):
-            print(f"step {event.step:6d}  loss {event.loss:.4f}  grad {event.grad_norm:.3f}  lr {event.lr:.2e}  "
-                  f"{event.images_per_s:6.1f} img/s  {event.elapsed_s:7.0f} s", flush=True)
+            print(
+                f"step {event.step:6d}  loss {event.loss:.4f}  grad {event.grad_norm:.3f}  lr {event.lr:.2e}  "
+                f"{event.images_per_s:6.1f} img/s  {event.elapsed_s:7.0f} s",
+                flush=True,
+            )
         elif isinstance(event, CheckpointSaved):
             print(f"saved {event.path} at step {event.step} ({event.reason})", flush=True)
         elif isinstance(event, Preview):

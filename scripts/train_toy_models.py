@@ -1,11 +1,11 @@
-"""Train the shipped 2-D toy models: one small MLP denoiser per toy in ``core.datasets.TOY_DATASETS``.
+"""Train the shipped 2-D toy models: one small MLP denoiser per toy in ``core.data.TOY_DATASETS``.
 
     python scripts/train_toy_models.py                     # all toys (each well under a minute on a CPU)
     python scripts/train_toy_models.py --only two_moons    # one toy
 
 Trains with ``core.training.train`` and writes ``resources/models/toy_<name>.safetensors`` (sampling
 weights only; metadata: recipe, steps, wall and CPU time, device, versions, git commit), then scores each
-model with ``core.metrics.evaluate_points`` (DDIM 50 samples against fresh true samples) beside an
+model with ``core.evaluation.metrics.evaluate_points`` (DDIM 50 samples against fresh true samples) beside an
 untrained network of the same shape, the numbers ``tests/test_quality_gate.py`` gates on.
 
 Toys with natural labels (two moons, eight Gaussians, spiral, rings) train class-conditional with
@@ -23,11 +23,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core import metrics  # noqa: E402
-from core.checkpoints import save_checkpoint  # noqa: E402
-from core.datasets import TOY_DATASETS, make_toy_2d  # noqa: E402
-from core.resources import resource_path  # noqa: E402
-from core.samplers import sample_ddim  # noqa: E402
+from core.data import TOY_DATASETS, make_toy_2d  # noqa: E402
+from core.diffusion import sample_ddim  # noqa: E402
+from core.evaluation import metrics  # noqa: E402
+from core.io import save_checkpoint  # noqa: E402
+from core.runtime import resource_path  # noqa: E402
 from core.training import Finished, TrainConfig, train  # noqa: E402
 
 # Optimizer steps per toy (batch 256); the checkerboard's sharp edges need more to pass its gate with margin.

@@ -14,8 +14,8 @@ import torch
 from PySide6.QtCore import QPoint, QSettings, Qt
 from PySide6.QtWidgets import QDialog
 
-from core.checkpoints import read_metadata
-from core.datasets import load_drawing
+from core.data import load_drawing
+from core.io import read_metadata
 from desktop_app.views.train_view import DRAWING_SPEC, TrainView
 from desktop_app.widgets.drawing_canvas import DrawingCanvas, DrawingDialog
 

@@ -13,8 +13,11 @@ from PIL import Image  # noqa: E402
 from PySide6.QtCore import QSettings, Qt  # noqa: E402
 from PySide6.QtWidgets import QMessageBox  # noqa: E402
 
-from core.forward_process import q_sample, simulate_chain  # noqa: E402
-from core.schedules import make_schedule  # noqa: E402
+from core.diffusion import (  # noqa: E402
+    make_schedule,  # noqa: E402
+    q_sample,
+    simulate_chain,
+)
 from desktop_app.views.forward_view import (  # noqa: E402
     SOURCE_POINTS,
     ForwardView,

@@ -15,8 +15,7 @@ import torch
 from PIL import Image
 from PySide6.QtCore import QSettings
 
-from core.ideal_denoiser import IdealDenoiser
-from core.schedules import make_schedule
+from core.diffusion import IdealDenoiser, make_schedule
 from desktop_app.views.generate_view import GenerateView
 
 torch.set_num_threads(1)
@@ -261,8 +260,8 @@ def test_shutdown_while_sampling_stops_the_worker(qtbot, view):
 
 
 def test_a_real_checkpoint_file_loads_samples_and_is_remembered(qtbot, view, tmp_path):
-    from core.checkpoints import save_checkpoint
-    from core.mlp import MLPConfig, MLPDenoiser
+    from core.io import save_checkpoint
+    from core.models import MLPConfig, MLPDenoiser
 
     torch.manual_seed(0)
     model = MLPDenoiser(MLPConfig(hidden_dim=16, num_blocks=1, time_embed_dim=8)).eval()

@@ -10,7 +10,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from PySide6.QtCore import QSettings  # noqa: E402
 
-from core.schedules import make_schedule, timestep_of_equal_snr  # noqa: E402
+from core.diffusion import make_schedule, timestep_of_equal_snr  # noqa: E402
 from desktop_app.views.schedules_view import MAX_COLUMNS, SchedulesView  # noqa: E402
 
 

@@ -18,7 +18,8 @@ import numpy as np
 import pytest
 import torch
 
-from core.checkpoints import (
+from core.diffusion import make_schedule
+from core.io import (
     CheckpointError,
     flatten_state,
     load_checkpoint,
@@ -28,8 +29,7 @@ from core.checkpoints import (
     temp_files_for,
     unflatten_state,
 )
-from core.denoisers import build_denoiser
-from core.schedules import make_schedule
+from core.models import build_denoiser
 
 REPO = Path(__file__).resolve().parent.parent
 TINY_MLP = {"arch": "mlp", "hidden_dim": 16, "num_blocks": 1, "time_embed_dim": 8}
@@ -84,9 +84,12 @@ def _same(a, b) -> bool:
     if isinstance(a, np.ndarray):
         return isinstance(b, np.ndarray) and a.dtype == b.dtype and np.array_equal(a, b)
     if isinstance(a, dict):
-        return isinstance(b, dict) and list(a) == list(b) and all(
-            type(k) is type(kb) for k, kb in zip(a, b, strict=True)
-        ) and all(_same(a[k], b[k]) for k in a)
+        return (
+            isinstance(b, dict)
+            and list(a) == list(b)
+            and all(type(k) is type(kb) for k, kb in zip(a, b, strict=True))
+            and all(_same(a[k], b[k]) for k in a)
+        )
     if isinstance(a, (list, tuple)):
         return type(a) is type(b) and len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
     if isinstance(a, float) and math.isnan(a):
@@ -100,8 +103,15 @@ def _same(a, b) -> bool:
 def test_round_trip_restores_model_outputs_metadata_and_schedule(tmp_path):
     model = tiny_model(num_classes=3)
     schedule = make_schedule("linear", 100, beta_start=2e-4, beta_end=0.03)
-    meta = {"dataset": "toy:moons", "class_names": ["a", "b", "c"], "image_shape": [2], "step": 42,
-            "wall_time_s": 12.5, "recipe": {"lr": 1e-3}, "format_version": 99}
+    meta = {
+        "dataset": "toy:moons",
+        "class_names": ["a", "b", "c"],
+        "image_shape": [2],
+        "step": 42,
+        "wall_time_s": 12.5,
+        "recipe": {"lr": 1e-3},
+        "format_version": 99,
+    }
     path = save_checkpoint(tmp_path / "m", model, schedule=schedule, metadata=meta)
     assert path == tmp_path / "m.safetensors"
 
@@ -122,8 +132,13 @@ def test_round_trip_restores_model_outputs_metadata_and_schedule(tmp_path):
 def test_optimizer_and_rng_state_round_trip_exactly(tmp_path):
     model = tiny_model()
     state, opt = trained_state(model)
-    path = save_checkpoint(tmp_path / "r.safetensors", model, schedule=make_schedule("cosine", 100),
-                           metadata={"step": 3}, training_state=state)
+    path = save_checkpoint(
+        tmp_path / "r.safetensors",
+        model,
+        schedule=make_schedule("cosine", 100),
+        metadata={"step": 3},
+        training_state=state,
+    )
     ck = load_checkpoint(path, with_training_state=True)
     assert _same(state, ck.training_state)
     assert isinstance(next(iter(ck.training_state["optimizer"]["state"])), int)
@@ -147,8 +162,12 @@ def test_optimizer_and_rng_state_round_trip_exactly(tmp_path):
 
 
 def test_flatten_state_uses_json_and_named_tensors_only():
-    obj = {0: {"m": torch.arange(3.0)}, "a": [torch.zeros(2, dtype=torch.bfloat16), (1, "x")],
-           "__tensor__": 5, "n": np.arange(4, dtype=np.int16)}
+    obj = {
+        0: {"m": torch.arange(3.0)},
+        "a": [torch.zeros(2, dtype=torch.bfloat16), (1, "x")],
+        "__tensor__": 5,
+        "n": np.arange(4, dtype=np.int16),
+    }
     tensors, structure = flatten_state(obj, "train.")
     json.dumps(structure, allow_nan=False)  # plain JSON, no pickle anywhere
     assert all(k.startswith("train.") for k in tensors)
@@ -159,8 +178,7 @@ def test_flatten_state_uses_json_and_named_tensors_only():
 
 def test_save_refuses_metadata_that_is_not_json(tmp_path):
     with pytest.raises(ValueError, match="JSON"):
-        save_checkpoint(tmp_path / "x", tiny_model(), schedule=make_schedule("cosine", 100),
-                        metadata={"bad": object()})
+        save_checkpoint(tmp_path / "x", tiny_model(), schedule=make_schedule("cosine", 100), metadata={"bad": object()})
     assert list(tmp_path.iterdir()) == []
 
 
@@ -182,9 +200,13 @@ def test_files_are_readable_by_the_safetensors_library(tmp_path):
 def valid_bytes(tmp_path_factory) -> bytes:
     model = tiny_model(num_classes=2)
     state, _ = trained_state(model, steps=2)
-    path = save_checkpoint(tmp_path_factory.mktemp("valid") / "v", model, schedule=make_schedule("cosine", 100),
-                           metadata={"dataset": "toy:moons", "class_names": ["a", "b"], "step": 2},
-                           training_state=state)
+    path = save_checkpoint(
+        tmp_path_factory.mktemp("valid") / "v",
+        model,
+        schedule=make_schedule("cosine", 100),
+        metadata={"dataset": "toy:moons", "class_names": ["a", "b"], "step": 2},
+        training_state=state,
+    )
     return path.read_bytes()
 
 
@@ -241,17 +263,23 @@ DAMAGE = {
     "truncated": (lambda d: d[: len(d) // 2], "truncated"),
     "huge header": (lambda d: struct.pack("<Q", 2**63) + d[8:], "truncated or not a safetensors"),
     "text file": (lambda d: b"hello, this is not a checkpoint at all\n" * 3, "not a safetensors"),
-    "bad json": (lambda d: d[:8] + b"{" + b"x" * (struct.unpack("<Q", d[:8])[0] - 1) + d[8 + struct.unpack("<Q", d[:8])[0]:],
-                 "not valid JSON"),
+    "bad json": (
+        lambda d: d[:8] + b"{" + b"x" * (struct.unpack("<Q", d[:8])[0] - 1) + d[8 + struct.unpack("<Q", d[:8])[0] :],
+        "not valid JSON",
+    ),
     "foreign": (_diffusers_like, "not a Diffusion Lab checkpoint"),
     "newer format": (lambda d: _with_info(d, lambda i: i.update(format_version=2)), "newer Diffusion Lab"),
-    "unknown arch": (lambda d: _with_info(d, lambda i: i["model_config"].update(arch="transformer")),
-                     "cannot build a network"),
+    "unknown arch": (
+        lambda d: _with_info(d, lambda i: i["model_config"].update(arch="transformer")),
+        "cannot build a network",
+    ),
     "shape mismatch": (_shape_mismatch, "do not match"),
     "nan weights": (_nan_weight, "NaN"),
     "flipped data byte": (lambda d: d[:-3] + bytes([d[-3] ^ 0x10]) + d[-2:], "checksum"),
-    "huge config": (lambda d: _with_info(d, lambda i: i["model_config"].update(num_blocks=10**12)),
-                    "far larger network"),
+    "huge config": (
+        lambda d: _with_info(d, lambda i: i["model_config"].update(num_blocks=10**12)),
+        "far larger network",
+    ),
     "bad step": (lambda d: _with_info(d, lambda i: i.update(step="ten")), "'step'"),
 }
 
@@ -329,8 +357,20 @@ def _append_garbage(d, rng):
 
 
 def _bad_length_field(d, rng):
-    n = rng.choice([0, 1, 7, len(d), len(d) - 8, len(d) - 7, 2**32, 2**64 - 1, rng.randrange(len(d)),
-                    struct.unpack("<Q", d[:8])[0] + rng.choice([-9, -1, 1, 8])])
+    n = rng.choice(
+        [
+            0,
+            1,
+            7,
+            len(d),
+            len(d) - 8,
+            len(d) - 7,
+            2**32,
+            2**64 - 1,
+            rng.randrange(len(d)),
+            struct.unpack("<Q", d[:8])[0] + rng.choice([-9, -1, 1, 8]),
+        ]
+    )
     return struct.pack("<Q", max(0, min(n, 2**64 - 1))) + d[8:]
 
 
@@ -392,13 +432,34 @@ def _edit_metadata(d, rng):
 
 def _edit_safetensors_metadata(d, rng):
     header, body = _split(d)
-    header["__metadata__"] = rng.choice([None, "x", {"diffusion_lab": 5}, {"diffusion_lab": "{"}, {}, [],
-                                         {"diffusion_lab": "[]"}, {"diffusion_lab": header["__metadata__"]["diffusion_lab"][:-1]}])
+    header["__metadata__"] = rng.choice(
+        [
+            None,
+            "x",
+            {"diffusion_lab": 5},
+            {"diffusion_lab": "{"},
+            {},
+            [],
+            {"diffusion_lab": "[]"},
+            {"diffusion_lab": header["__metadata__"]["diffusion_lab"][:-1]},
+        ]
+    )
     return _join(header, body)
 
 
-MUTATIONS = [_flip_bytes, _flip_header_bytes, _corrupt_json_char, _truncate, _splice, _zero_region, _append_garbage,
-             _bad_length_field, _edit_tensor_entry, _edit_metadata, _edit_safetensors_metadata]
+MUTATIONS = [
+    _flip_bytes,
+    _flip_header_bytes,
+    _corrupt_json_char,
+    _truncate,
+    _splice,
+    _zero_region,
+    _append_garbage,
+    _bad_length_field,
+    _edit_tensor_entry,
+    _edit_metadata,
+    _edit_safetensors_metadata,
+]
 
 
 @pytest.mark.timeout(120)
@@ -439,9 +500,9 @@ import os, sys
 import torch
 torch.set_num_threads(1)
 sys.path.insert(0, sys.argv[3])
-from core.checkpoints import save_checkpoint
-from core.denoisers import build_denoiser
-from core.schedules import make_schedule
+from core.io import save_checkpoint
+from core.models import build_denoiser
+from core.diffusion import make_schedule
 
 path, rounds = sys.argv[1], int(sys.argv[2])
 model = build_denoiser({"arch": "mlp", "hidden_dim": 384, "num_blocks": 3, "time_embed_dim": 8, "num_classes": 0})
@@ -478,8 +539,13 @@ def test_killing_a_save_never_damages_the_previous_checkpoint(tmp_path):
     rounds = 5
     rng = random.Random(0)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    saver = subprocess.Popen([sys.executable, "-c", _SAVER, str(path), str(rounds), str(REPO)], env=env,
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    saver = subprocess.Popen(
+        [sys.executable, "-c", _SAVER, str(path), str(rounds), str(REPO)],
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     orphans = 0
     try:
         for round_ in range(rounds):

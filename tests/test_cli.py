@@ -13,17 +13,24 @@ import pytest
 import torch
 from PIL import Image
 
-from core.checkpoints import load_denoiser, read_metadata, save_checkpoint
 from core.cli import main, parse_classes
-from core.denoisers import build_denoiser
-from core.guidance import ClassifierFreeGuidance
-from core.images import to_uint8
-from core.samplers import sample_ddim
-from core.schedules import make_schedule
+from core.data import to_uint8
+from core.diffusion import ClassifierFreeGuidance, make_schedule, sample_ddim
+from core.io import load_denoiser, read_metadata, save_checkpoint
+from core.models import build_denoiser
 
 REPO = Path(__file__).resolve().parent.parent
-TINY_UNET = {"arch": "unet", "in_channels": 1, "image_size": 8, "base_channels": 8, "channel_mult": [1, 2],
-             "num_res_blocks": 1, "attention_resolutions": [], "num_groups": 4, "attention_head_channels": 8}
+TINY_UNET = {
+    "arch": "unet",
+    "in_channels": 1,
+    "image_size": 8,
+    "base_channels": 8,
+    "channel_mult": [1, 2],
+    "num_res_blocks": 1,
+    "attention_resolutions": [],
+    "num_groups": 4,
+    "attention_head_channels": 8,
+}
 
 
 def _perturbed(model):
@@ -37,17 +44,24 @@ def _perturbed(model):
 def image_ckpt(tmp_path_factory) -> Path:
     torch.manual_seed(0)
     model = _perturbed(build_denoiser({**TINY_UNET, "num_classes": 3}))
-    return save_checkpoint(tmp_path_factory.mktemp("ck") / "unet.safetensors", model, schedule=make_schedule("cosine", 50),
-                           metadata={"dataset": "test", "class_names": ["tee", "bag", "boot"], "step": 12,
-                                     "image_shape": [1, 8, 8]})
+    return save_checkpoint(
+        tmp_path_factory.mktemp("ck") / "unet.safetensors",
+        model,
+        schedule=make_schedule("cosine", 50),
+        metadata={"dataset": "test", "class_names": ["tee", "bag", "boot"], "step": 12, "image_shape": [1, 8, 8]},
+    )
 
 
 @pytest.fixture(scope="module")
 def points_ckpt(tmp_path_factory) -> Path:
     torch.manual_seed(1)
     model = build_denoiser({"arch": "mlp", "hidden_dim": 16, "num_blocks": 1, "time_embed_dim": 8})
-    return save_checkpoint(tmp_path_factory.mktemp("ck") / "mlp.safetensors", model, schedule=make_schedule("linear", 100),
-                           metadata={"dataset": "toy:swiss_roll"})
+    return save_checkpoint(
+        tmp_path_factory.mktemp("ck") / "mlp.safetensors",
+        model,
+        schedule=make_schedule("linear", 100),
+        metadata={"dataset": "toy:swiss_roll"},
+    )
 
 
 def run(capsys, *argv) -> tuple[int, str, str]:
@@ -82,8 +96,29 @@ def test_info_json_is_the_stored_metadata(capsys, points_ckpt):
 
 def test_sample_writes_npz_equal_to_calling_the_sampler_directly(capsys, tmp_path, image_ckpt):
     npz, png = tmp_path / "s.npz", tmp_path / "grid.png"
-    code, _, err = run(capsys, "sample", image_ckpt, "-n", 7, "--steps", 4, "--seed", 3, "--class", "bag,0",
-                       "--guidance", 1.5, "-o", npz, "-o", png, "--scale", 3, "--device", "cpu")
+    code, _, err = run(
+        capsys,
+        "sample",
+        image_ckpt,
+        "-n",
+        7,
+        "--steps",
+        4,
+        "--seed",
+        3,
+        "--class",
+        "bag,0",
+        "--guidance",
+        1.5,
+        "-o",
+        npz,
+        "-o",
+        png,
+        "--scale",
+        3,
+        "--device",
+        "cpu",
+    )
     assert code == 0, err
     data = np.load(npz)
     assert data["images"].dtype == np.uint8 and data["images"].shape == (7, 8, 8)
@@ -93,8 +128,15 @@ def test_sample_writes_npz_equal_to_calling_the_sampler_directly(capsys, tmp_pat
     ck = load_denoiser(image_ckpt)
     x_T = torch.randn((7, 1, 8, 8), generator=torch.Generator().manual_seed(3))
     labels = torch.tensor([1, 0, 1, 0, 1, 0, 1])
-    x = sample_ddim(ClassifierFreeGuidance(ck.model, 1.5), x_T, ck.schedule, 4, cond={"class_labels": labels},
-                    clip_x0="clip", generator=torch.Generator().manual_seed(4))
+    x = sample_ddim(
+        ClassifierFreeGuidance(ck.model, 1.5),
+        x_T,
+        ck.schedule,
+        4,
+        cond={"class_labels": labels},
+        clip_x0="clip",
+        generator=torch.Generator().manual_seed(4),
+    )
     np.testing.assert_array_equal(data["images"], to_uint8(x))
     assert data["images"].std() > 0  # not a blank batch
 
@@ -115,7 +157,9 @@ def test_sample_is_reproducible_and_seed_dependent(capsys, tmp_path, image_ckpt)
 
 def test_sample_points_writes_npz_and_scatter_png(capsys, tmp_path, points_ckpt):
     npz, png = tmp_path / "p.npz", tmp_path / "p.png"
-    code, _, err = run(capsys, "sample", points_ckpt, "-n", 50, "--sampler", "euler", "--steps", 5, "-o", npz, "-o", png)
+    code, _, err = run(
+        capsys, "sample", points_ckpt, "-n", 50, "--sampler", "euler", "--steps", 5, "-o", npz, "-o", png
+    )
     assert code == 0, err
     data = np.load(npz)
     assert data["points"].shape == (50, 2) and data["points"].dtype == np.float32
@@ -141,8 +185,9 @@ def test_parse_classes_accepts_names_numbers_all_and_none():
 # --- errors: one line on stderr, exit status 2 ---------------------------------------------------
 
 
-@pytest.mark.parametrize("case", ["garbage", "missing", "folder", "bad class", "guidance without classes",
-                                  "bad output", "eta for euler"])
+@pytest.mark.parametrize(
+    "case", ["garbage", "missing", "folder", "bad class", "guidance without classes", "bad output", "eta for euler"]
+)
 def test_bad_input_prints_one_clear_line_and_exits_2(capsys, tmp_path, image_ckpt, points_ckpt, case):
     garbage = tmp_path / "broken.safetensors"
     garbage.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json at all}")
@@ -151,10 +196,15 @@ def test_bad_input_prints_one_clear_line_and_exits_2(capsys, tmp_path, image_ckp
         "missing": (["sample", tmp_path / "nope.safetensors"], "does not exist"),
         "folder": (["info", tmp_path], "folder"),
         "bad class": (["sample", image_ckpt, "--class", "sock", "-o", tmp_path / "x.npz"], "Unknown class 'sock'"),
-        "guidance without classes": (["sample", points_ckpt, "--guidance", "3", "-o", tmp_path / "x.npz"],
-                                     "class-conditional"),
+        "guidance without classes": (
+            ["sample", points_ckpt, "--guidance", "3", "-o", tmp_path / "x.npz"],
+            "class-conditional",
+        ),
         "bad output": (["sample", points_ckpt, "-o", tmp_path / "x.jpg"], ".png"),
-        "eta for euler": (["sample", points_ckpt, "--sampler", "euler", "--eta", "0.5", "-o", tmp_path / "x.npz"], "ddim"),
+        "eta for euler": (
+            ["sample", points_ckpt, "--sampler", "euler", "--eta", "0.5", "-o", tmp_path / "x.npz"],
+            "ddim",
+        ),
     }[case]
     code, out, err = run(capsys, *argv)
     assert code == 2
@@ -165,9 +215,30 @@ def test_bad_input_prints_one_clear_line_and_exits_2(capsys, tmp_path, image_ckp
 
 # --- train ---------------------------------------------------------------------------------------
 
-TRAIN_ARGS = ["--steps", "6", "--batch", "16", "-T", "50", "--seed", "1", "--threads", "1", "--device", "cpu",
-              "--dataset-option", "n=256", "--model-option", "hidden_dim=16", "--model-option", "num_blocks=1",
-              "--model-option", "time_embed_dim=8", "--checkpoint-every", "3"]
+TRAIN_ARGS = [
+    "--steps",
+    "6",
+    "--batch",
+    "16",
+    "-T",
+    "50",
+    "--seed",
+    "1",
+    "--threads",
+    "1",
+    "--device",
+    "cpu",
+    "--dataset-option",
+    "n=256",
+    "--model-option",
+    "hidden_dim=16",
+    "--model-option",
+    "num_blocks=1",
+    "--model-option",
+    "time_embed_dim=8",
+    "--checkpoint-every",
+    "3",
+]
 
 
 def test_train_saves_a_checkpoint_that_sample_and_info_accept(capsys, tmp_path):

@@ -12,21 +12,27 @@ import pytest
 import torch
 from PIL import Image
 
-from core import datasets, resources, toy_data
-from core.datasets import (
+from core import data
+from core.data import (
     DATASET_CHOICES,
     SHAPE_COLORS,
     SHAPE_NAMES,
+    TOY_DATASETS,
     DatasetError,
     MinibatchSampler,
+    PointCloudError,
     get_dataset,
     iterate_minibatches,
     load_fashion_mnist,
     load_idx,
     load_image_folder,
     make_shapes,
+    make_toy_2d,
+    points_from_drawing,
+    points_from_word,
+    words,
 )
-from core.toy_data import TOY_DATASETS, PointCloudError, make_toy_2d, points_from_drawing, points_from_word
+from core.runtime import resources
 
 
 def to_unit(pixels: np.ndarray) -> torch.Tensor:
@@ -350,8 +356,8 @@ def test_toy_labels_match_their_component():
 
 
 def test_word_points_lie_on_the_rendered_ink():
-    ink = toy_data.render_word("Hi!")
-    pixels = toy_data._sample_ink_pixels(ink, 2000, np.random.default_rng(5))
+    ink = words.render_word("Hi!")
+    pixels = words._sample_ink_pixels(ink, 2000, np.random.default_rng(5))
     assert ink[pixels[:, 1].astype(int), pixels[:, 0].astype(int)].all()
     ds = points_from_word("Hi!", 2000, seed=5)
     # The standardisation is fixed by the ink alone: undo it and every point is back on its pixel.
@@ -435,7 +441,7 @@ def test_get_dataset_specs_and_menu_choices():
         kwargs = {"limit": 10} if choice.spec == "fashion_mnist" else {"n": 10}
         ds = get_dataset(choice.spec, **kwargs)
         assert len(ds) == 10 and choice.label
-        assert isinstance(ds, datasets.PointDataset if choice.kind == "points" else datasets.ImageDataset)
+        assert isinstance(ds, data.PointDataset if choice.kind == "points" else data.ImageDataset)
     assert get_dataset("word:hello", n=20).points.shape == (20, 2)
     with pytest.raises(ValueError, match="Unknown dataset"):
         get_dataset("cifar10")
@@ -458,11 +464,11 @@ def test_a_saved_drawing_loads_back_exactly_and_trains_from_its_spec(tmp_path):
     import json  # (this section was appended to the file; its imports stay with it)
 
     strokes = [np.array([[0.1, -0.2], [0.5, 0.5], [1.0 / 3.0, 0.9]]), np.array([[-0.7, -0.7], [-0.1, 0.2]])]
-    path = datasets.save_drawing(tmp_path / "sub" / "star.json", strokes + [np.zeros((0, 2))])
+    path = data.save_drawing(tmp_path / "sub" / "star.json", strokes + [np.zeros((0, 2))])
     assert path.is_file() and not list(path.parent.glob(".*.tmp"))  # folder created, no temporary left
     document = json.loads(path.read_text())
     assert document["format"] == "diffusion-lab-drawing" and document["version"] == 1
-    loaded = datasets.load_drawing(path)
+    loaded = data.load_drawing(path)
     assert len(loaded) == 2  # the empty stroke was dropped
     assert all(np.array_equal(a, b) and a.dtype == np.float64 for a, b in zip(loaded, strokes, strict=True))
 
@@ -492,7 +498,7 @@ def test_a_bad_drawing_file_names_itself_and_the_problem(tmp_path, content, reas
     path = tmp_path / "bad-drawing.json"
     path.write_bytes(content)
     with pytest.raises(DatasetError, match=reason) as error:
-        datasets.load_drawing(path)
+        data.load_drawing(path)
     assert str(path) in str(error.value)
     with pytest.raises(ValueError, match="bad-drawing.json"):
         get_dataset(f"drawing:{path}", n=10)
@@ -503,8 +509,8 @@ def test_a_missing_or_unusable_drawing_is_a_clear_value_error(tmp_path):
         get_dataset(f"drawing:{tmp_path / 'gone.json'}")
     assert "gone.json" in str(error.value)
     with pytest.raises(PointCloudError, match="no points"):
-        datasets.save_drawing(tmp_path / "empty.json", [])
-    dot = datasets.save_drawing(tmp_path / "dot.json", [np.array([[0.2, 0.2]])])
+        data.save_drawing(tmp_path / "empty.json", [])
+    dot = data.save_drawing(tmp_path / "dot.json", [np.array([[0.2, 0.2]])])
     with pytest.raises(PointCloudError, match="single dot"):
         get_dataset(f"drawing:{dot}", n=10)
     with pytest.raises(ValueError, match=r"drawing:<file.json>"):

@@ -7,9 +7,17 @@ import json
 import pytest
 import torch
 
-from core.denoisers import Denoiser, build_denoiser, count_parameters, denoiser_config
-from core.mlp import MLPConfig, MLPDenoiser
-from core.unet import UNet, UNetConfig, preset_config
+from core.models import (
+    Denoiser,
+    MLPConfig,
+    MLPDenoiser,
+    UNet,
+    UNetConfig,
+    build_denoiser,
+    count_parameters,
+    denoiser_config,
+    preset_config,
+)
 
 torch.set_num_threads(1)
 

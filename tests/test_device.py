@@ -7,7 +7,7 @@ import contextlib
 import pytest
 import torch
 
-from core import device as dev
+from core.runtime import device as dev
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.schedules import make_schedule
+from core.diffusion import make_schedule
 from desktop_app import export
 
 

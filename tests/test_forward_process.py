@@ -3,9 +3,15 @@
 import pytest
 import torch
 
-from core.forward_process import q_posterior, q_sample, simulate_chain
-from core.prediction import score_from_eps, split_output, training_target
-from core.schedules import make_schedule
+from core.diffusion import (
+    make_schedule,
+    q_posterior,
+    q_sample,
+    score_from_eps,
+    simulate_chain,
+    split_output,
+    training_target,
+)
 
 
 def test_q_sample_mean_and_variance():

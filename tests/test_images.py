@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from core.images import make_grid, save_png, save_samples_npz, scatter_image, to_uint8
+from core.data import make_grid, save_png, save_samples_npz, scatter_image, to_uint8
 
 
 def test_to_uint8_maps_minus_one_to_zero_and_one_to_255():

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from core import metrics
-from core.classifier import FashionClassifier, prepare_images
-from core.datasets import load_fashion_mnist
+from core.data import load_fashion_mnist
+from core.evaluation import metrics
+from core.models import FashionClassifier, prepare_images
 
 
 def random_rotation(d: int, rng: np.random.Generator) -> np.ndarray:
@@ -170,7 +170,7 @@ def test_nearest_neighbour_distance_closed_form():
 
 
 def test_evaluate_points_separates_true_samples_from_noise():
-    from core.datasets import make_toy_2d
+    from core.data import make_toy_2d
 
     true = make_toy_2d("two_moons", 1000, seed=1).points
     noise = torch.randn(1000, 2, generator=torch.Generator().manual_seed(0))

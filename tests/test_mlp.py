@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from core.mlp import MLPConfig, MLPDenoiser
+from core.models import MLPConfig, MLPDenoiser
 
 torch.set_num_threads(1)
 

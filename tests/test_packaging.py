@@ -141,7 +141,7 @@ def test_build_spec_makes_a_one_folder_app_named_diffusion_lab(monkeypatch):
     assert exe_kwargs["version"] is None  # Windows version info only on Windows
     analysis_kwargs = _Recorder.calls["Analysis"][1]
     assert (str(ROOT / "resources"), "resources") in analysis_kwargs["datas"]
-    assert {"core.training", "core.checkpoints", "desktop_app.self_test"} <= set(analysis_kwargs["hiddenimports"])
+    assert {"core.training", "core.io.checkpoints", "desktop_app.self_test"} <= set(analysis_kwargs["hiddenimports"])
     assert namespace["TRIM"] is True
     assert "module_collection_mode" not in analysis_kwargs  # torch needs its .py sources at import (measured)
 
@@ -171,7 +171,9 @@ def test_build_spec_drops_headers_tests_and_qml_but_keeps_runtime_files(monkeypa
     assert not is_dropped("resources/models/tests/x.safetensors")  # resources are never trimmed
     assert not is_dropped("torch/_inductor/config.py")  # AdamW imports parts of torch._inductor
     assert not is_dropped("torch/bin/torch_shm_manager")  # `import torch` fails without it (measured)
-    assert is_dropped("pillow.libs/libavif-c6062d5f.so.16.4.2") and is_dropped("PIL/_avif.cpython-311-x86_64-linux-gnu.so")
+    assert is_dropped("pillow.libs/libavif-c6062d5f.so.16.4.2") and is_dropped(
+        "PIL/_avif.cpython-311-x86_64-linux-gnu.so"
+    )
     assert is_dropped("libavif-c6062d5f.so.16.4.2")  # the top-level symlink PyInstaller makes to it
     assert not is_dropped("PIL/_imaging.cpython-311-x86_64-linux-gnu.so")
 

@@ -29,9 +29,7 @@ def test_user_data_dir_honours_the_override_and_creates_subfolders(user_data_hom
     assert paths.checkpoints_dir() == user_data_home / "checkpoints"
 
 
-def test_user_data_dir_falls_back_next_to_the_executable_when_the_platform_folder_is_unwritable(
-    tmp_path, monkeypatch
-):
+def test_user_data_dir_falls_back_next_to_the_executable_when_the_platform_folder_is_unwritable(tmp_path, monkeypatch):
     monkeypatch.delenv("DIFFUSION_LAB_HOME", raising=False)
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the platform folder's parent should be")
@@ -190,8 +188,11 @@ def test_startup_probe_reports_window_then_views_then_memory(tmp_path):
         [sys.executable, "-m", "desktop_app"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    probe = dict(line.split() for line in result.stdout.splitlines() if line.split()[0] in (
-        "window-shown", "views-ready", "idle-rss-mb"))
+    probe = dict(
+        line.split()
+        for line in result.stdout.splitlines()
+        if line.split()[0] in ("window-shown", "views-ready", "idle-rss-mb")
+    )
     assert list(probe) == ["window-shown", "views-ready", "idle-rss-mb"]
     assert 0 < float(probe["window-shown"]) < float(probe["views-ready"])
     assert float(probe["idle-rss-mb"]) > 20  # a Qt app with a window holds at least this much
@@ -297,7 +298,9 @@ sys.exit(self_test.run_self_test())
         "DIFFUSION_LAB_HOME": str(tmp_path),
         "DIFFUSION_LAB_SELF_TEST_TIMEOUT_S": "5",
     }
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 1
     assert "Timeout" in result.stderr and "<lambda>" in result.stderr
     assert "SELF-TEST PASSED" not in result.stdout

@@ -18,11 +18,11 @@ import numpy as np
 import pytest
 import torch
 
-from core import metrics
-from core.checkpoints import load_denoiser
-from core.datasets import TOY_DATASETS, make_toy_2d
-from core.resources import resource_path
-from core.samplers import sample_ddim
+from core.data import TOY_DATASETS, make_toy_2d
+from core.diffusion import sample_ddim
+from core.evaluation import metrics
+from core.io import load_denoiser
+from core.runtime import resource_path
 
 # --- 2-D toys ----------------------------------------------------------------------------------
 
@@ -115,8 +115,8 @@ def test_untrained_fashion_mnist_model_fails_the_gate():
         template = load_denoiser(FMNIST_MODEL)
         model, schedule = template.model, template.schedule
     else:  # gate logic checked on the default training architecture until the shipped model exists
-        from core.schedules import make_schedule
-        from core.unet import UNet, preset_config
+        from core.diffusion import make_schedule
+        from core.models import UNet, preset_config
 
         model, schedule = UNet(preset_config("small", num_classes=10)), make_schedule("cosine", 1000)
     passed, scores = fmnist_gate(metrics.untrained_like(model), schedule, FMNIST_UNTRAINED_SAMPLES)

@@ -5,21 +5,21 @@ import math
 import pytest
 import torch
 
-from core.guidance import ClassifierFreeGuidance
-from core.ideal_denoiser import IdealDenoiser
-from core.prediction import split_output
-from core.samplers import (
+from core.diffusion import (
     SAMPLERS,
+    ClassifierFreeGuidance,
     CountingDenoiser,
+    IdealDenoiser,
     SamplingCancelled,
     ddim_step,
     ddpm_step,
     evaluations_per_run,
+    make_schedule,
     make_timesteps,
     sample_ddim,
     sample_euler,
+    split_output,
 )
-from core.schedules import make_schedule
 
 diffusers = pytest.importorskip("diffusers")
 
@@ -39,6 +39,7 @@ def _in_float64(scheduler):
     scheduler.alphas_cumprod = torch.cumprod(scheduler.alphas, dim=0)
     return scheduler
 
+
 # --- one step against the diffusers schedulers (same model output, same noise) -----------------
 
 
@@ -47,8 +48,13 @@ def _in_float64(scheduler):
 @pytest.mark.parametrize("t", [1, 37, 500, 999])
 def test_ddpm_step_matches_diffusers(prediction_type, hf_pred, variance, hf_var, t):
     s = make_schedule("linear", 1000)
-    ref = diffusers.DDPMScheduler(num_train_timesteps=1000, beta_schedule="linear", prediction_type=hf_pred,
-                                  variance_type=hf_var, clip_sample=False)
+    ref = diffusers.DDPMScheduler(
+        num_train_timesteps=1000,
+        beta_schedule="linear",
+        prediction_type=hf_pred,
+        variance_type=hf_var,
+        clip_sample=False,
+    )
     _in_float64(ref)
     g = torch.Generator().manual_seed(t)
     x, out = (torch.randn(4, 1, 8, 8, generator=g, dtype=torch.float64) for _ in range(2))
@@ -64,8 +70,13 @@ def test_ddpm_step_matches_diffusers(prediction_type, hf_pred, variance, hf_var,
 @pytest.mark.parametrize("kind,hf_kind", [("linear", "linear"), ("cosine", "squaredcos_cap_v2")])
 def test_ddim_step_matches_diffusers(prediction_type, hf_pred, eta, kind, hf_kind):
     s = make_schedule(kind, 1000)
-    ref = diffusers.DDIMScheduler(num_train_timesteps=1000, beta_schedule=hf_kind, prediction_type=hf_pred,
-                                  clip_sample=False, set_alpha_to_one=True)
+    ref = diffusers.DDIMScheduler(
+        num_train_timesteps=1000,
+        beta_schedule=hf_kind,
+        prediction_type=hf_pred,
+        clip_sample=False,
+        set_alpha_to_one=True,
+    )
     _in_float64(ref)
     ref.set_timesteps(50)
     for t in [int(v) for v in ref.timesteps[[0, 10, 25, 49]]]:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from core.schedules import SCHEDULE_KINDS, make_schedule, timestep_of_equal_snr
+from core.diffusion import SCHEDULE_KINDS, make_schedule, timestep_of_equal_snr
 
 diffusers = pytest.importorskip("diffusers")
 
@@ -44,7 +44,9 @@ def test_cosine_endpoints():
     assert float(s.betas.max()) <= 0.999
 
 
-@pytest.mark.parametrize("kind,hf", [("linear", "linear"), ("cosine", "squaredcos_cap_v2"), ("quadratic", "scaled_linear")])
+@pytest.mark.parametrize(
+    "kind,hf", [("linear", "linear"), ("cosine", "squaredcos_cap_v2"), ("quadratic", "scaled_linear")]
+)
 @pytest.mark.parametrize("T", [50, 1000])
 def test_alphas_cumprod_match_diffusers(kind, hf, T):
     ref = diffusers.DDPMScheduler(num_train_timesteps=T, beta_schedule=hf, beta_start=1e-4, beta_end=0.02)
@@ -57,9 +59,17 @@ def test_sigmoid_matches_diffusers_shape():
     np.testing.assert_allclose(make_schedule("sigmoid", 1000).betas.numpy(), ref.betas.double().numpy(), atol=1e-6)
 
 
-@pytest.mark.parametrize("bad", [dict(kind="nope"), dict(num_timesteps=5), dict(num_timesteps=5000),
-                                 dict(beta_start=0.1, beta_end=0.01), dict(beta_start=0.0),
-                                 dict(kind="cosine", beta_start=1e-4)])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        dict(kind="nope"),
+        dict(num_timesteps=5),
+        dict(num_timesteps=5000),
+        dict(beta_start=0.1, beta_end=0.01),
+        dict(beta_start=0.0),
+        dict(kind="cosine", beta_start=1e-4),
+    ],
+)
 def test_bad_settings_raise_clear_errors(bad):
     with pytest.raises(ValueError):
         make_schedule(**bad)

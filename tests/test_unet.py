@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from core.denoisers import count_parameters
-from core.unet import UNET_PRESETS, UNet, UNetConfig, preset_config
+from core.models import UNET_PRESETS, UNet, UNetConfig, count_parameters, preset_config
 
 torch.set_num_threads(1)
 

@@ -12,10 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from core.ideal_denoiser import IdealDenoiser
-from core.samplers import SamplingCancelled, get_sampler
-from core.schedules import make_schedule
-from core.trajectory import TrajectoryRecorder
+from core.diffusion import IdealDenoiser, SamplingCancelled, TrajectoryRecorder, get_sampler, make_schedule
 
 torch.set_num_threads(1)
 

@@ -26,7 +26,7 @@ Optional members (looked up with ``getattr``; leave out what a view does not nee
         called each time the view becomes the visible one (a good moment for lazy loading).
 
 Cross-view hooks the window connects
-    ``TrainView.model_trained = Signal(object)`` (a ``core.checkpoints.Checkpoint``-like object with
+    ``TrainView.model_trained = Signal(object)`` (a ``core.io.checkpoints.Checkpoint``-like object with
     ``model``, ``schedule``, ``metadata``) → ``GenerateView.add_model(obj)``.
     A dropped or opened ``.safetensors`` file → ``GenerateView.open_checkpoint(path)``.
     A dropped or opened image → ``ForwardView.open_image(path)``.

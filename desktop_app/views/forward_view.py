@@ -8,7 +8,7 @@ the noisy x_t, the noise ε and the signal part √ᾱ_t·x_0, with the numbers 
 the SNR ᾱ_t/(1−ᾱ_t) in decibels, and a histogram of x_t's values against the N(0, 1) density that
 x_t approaches as t → T.
 
-"Closed form" jumps straight to x_t with one fixed ε (``core.forward_process.q_sample``). "Markov
+"Closed form" jumps straight to x_t with one fixed ε (``core.diffusion.forward_process.q_sample``). "Markov
 chain" runs x_t = √α_t x_{t−1} + √β_t z_t step by step (eq. 2, ``simulate_chain``) with fresh z_t
 each step; its ε panel shows the accumulated noise (x_t − √ᾱ_t x_0)/√(1−ᾱ_t), which is again N(0, I).
 The chain is computed once per source/schedule/seed (small sources at once, large ones by a worker
@@ -45,7 +45,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.schedules import MAX_TIMESTEPS, MIN_TIMESTEPS, SCHEDULE_KINDS, NoiseSchedule, make_schedule
+from core.diffusion import MAX_TIMESTEPS, MIN_TIMESTEPS, SCHEDULE_KINDS, NoiseSchedule, make_schedule
 from desktop_app import export
 from desktop_app.widgets.image_panel import ImagePanel, ValueHistogram
 from desktop_app.widgets.timeline_scrubber import TimelineScrubber
@@ -131,15 +131,15 @@ def load_image_source(path: str | Path, max_side: int = MAX_COMPUTE_SIDE) -> For
 def dataset_source(name: str, count: int, toy: str = "two_moons") -> ForwardSource:
     """A built-in source: ``count`` Fashion-MNIST test images, coloured shapes, or a 2-D toy cloud."""
     if name == SOURCE_FASHION:
-        from core.datasets import load_fashion_mnist
+        from core.data import load_fashion_mnist
 
         return ForwardSource(f"Fashion-MNIST ×{count}", load_fashion_mnist("test", limit=count).images, "images")
     if name == SOURCE_SHAPES:
-        from core.datasets import make_shapes
+        from core.data import make_shapes
 
         return ForwardSource(f"coloured shapes ×{count}", make_shapes(count, seed=1).images, "images")
     if name == SOURCE_POINTS:
-        from core.toy_data import make_toy_2d
+        from core.data import make_toy_2d
 
         return ForwardSource(
             f"{toy.replace('_', ' ')} ({POINT_COUNT} points)", make_toy_2d(toy, POINT_COUNT).points, "points"
@@ -151,7 +151,7 @@ class MarkovChainCache:
     """States of the chain x_t = √α_t x_{t−1} + √β_t z_t (DDPM eq. 2), computed once and then read.
 
     The noise z_t comes from one ``torch.Generator`` seeded with ``seed``, drawn in the order
-    ``core.forward_process.simulate_chain`` draws it, so ``get(t)`` equals
+    ``core.diffusion.forward_process.simulate_chain`` draws it, so ``get(t)`` equals
     ``simulate_chain(schedule, x0, Generator().manual_seed(seed), [t])[t]`` exactly. When all T
     states do not fit in ``budget_bytes``, every ``keyframe_every``-th state is stored with the
     generator's state, and states in between are recomputed from the nearest one (a few steps).
@@ -267,7 +267,7 @@ class ForwardView(QWidget):
             self.count_combo.addItem(f"{n} image{'s' if n > 1 else ''}", n)
         self.count_combo.setCurrentIndex(IMAGE_COUNTS.index(8))
         self.toy_combo = QComboBox()
-        from core.toy_data import TOY_DATASETS
+        from core.data import TOY_DATASETS
 
         for name in TOY_DATASETS:
             self.toy_combo.addItem(name.replace("_", " "), name)

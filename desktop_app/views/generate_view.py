@@ -41,12 +41,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.checkpoints import CheckpointError, load_denoiser
-from core.device import select_device
-from core.guidance import ClassifierFreeGuidance
-from core.images import make_grid
-from core.samplers import DEFAULT_STEPS, SAMPLER_LABELS, SAMPLERS, evaluations_per_run
-from core.trajectory import TrajectoryFrame
+from core.data import make_grid
+from core.diffusion import (
+    DEFAULT_STEPS,
+    SAMPLER_LABELS,
+    SAMPLERS,
+    ClassifierFreeGuidance,
+    TrajectoryFrame,
+    evaluations_per_run,
+)
+from core.io import CheckpointError, load_denoiser
+from core.runtime import select_device
 from desktop_app import paths
 from desktop_app.export import (
     ANIMATION_FILTER,

@@ -1,10 +1,10 @@
 """The Schedules view: two to four noise schedules side by side, on the same image and the same noise.
 
-Each column is one schedule (kind, T, β range; ``core.schedules.make_schedule``) showing
+Each column is one schedule (kind, T, β range; ``core.diffusion.schedules.make_schedule``) showing
 x_t = √ᾱ_t x_0 + √(1−ᾱ_t) ε (DDPM eq. 4) with the same x_0 and the same ε in every column. The
 scrubber moves column 1's timestep t₁; the other columns follow either at the same fraction of the
 way, t/T (equal t when the T agree), or — with "align by equal SNR" — at the timestep whose
-signal-to-noise ratio ᾱ/(1−ᾱ) matches column 1's (``core.schedules.timestep_of_equal_snr``). Aligned
+signal-to-noise ratio ᾱ/(1−ᾱ) matches column 1's (``core.diffusion.schedules.timestep_of_equal_snr``). Aligned
 by SNR, all columns look equally noisy: what differs between schedules is *when* each noise level
 is reached, which the curves below show (Nichol & Dhariwal 2021, fig. 5; Kingma et al. 2021, VDM).
 
@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.schedules import (
+from core.diffusion import (
     MAX_TIMESTEPS,
     MIN_TIMESTEPS,
     SCHEDULE_KINDS,
@@ -353,11 +353,11 @@ class SchedulesView(QWidget):
 
     def _load_image(self) -> None:
         if self.source_combo.currentText() == "Coloured shapes":
-            from core.datasets import make_shapes
+            from core.data import make_shapes
 
             x0 = make_shapes(NUM_IMAGES, seed=3, size=32).images
         else:
-            from core.datasets import load_fashion_mnist
+            from core.data import load_fashion_mnist
 
             x0 = load_fashion_mnist("test", limit=NUM_IMAGES).images
         generator = torch.Generator().manual_seed(self.seed_spin.value())

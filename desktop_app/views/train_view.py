@@ -54,11 +54,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.checkpoints import CheckpointError, read_metadata
-from core.datasets import DATASET_CHOICES, get_dataset, load_drawing, save_drawing
-from core.device import cpu_count
-from core.images import make_grid
-from core.schedules import MAX_TIMESTEPS, MIN_TIMESTEPS, SCHEDULE_KINDS
+from core.data import DATASET_CHOICES, get_dataset, load_drawing, make_grid, save_drawing
+from core.diffusion import MAX_TIMESTEPS, MIN_TIMESTEPS, SCHEDULE_KINDS
+from core.io import CheckpointError, read_metadata
+from core.runtime import cpu_count
 from core.training import TrainConfig, train
 from desktop_app import paths
 from desktop_app.export import (

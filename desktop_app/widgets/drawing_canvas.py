@@ -2,7 +2,7 @@
 
 ``DrawingCanvas`` records strokes in data coordinates, not pixels: the square drawing area maps to
 [−1, 1]² with y up (screen y grows downwards, so it is flipped), which is what
-``core.toy_data.points_from_drawing`` expects. Keeping data coordinates means a resized window
+``core.data.toys.points_from_drawing`` expects. Keeping data coordinates means a resized window
 redraws the same shape. Each press of the left button starts a new stroke; positions closer than
 ``MIN_STEP_PX`` to the previous one are skipped, so holding the mouse still adds nothing.
 
@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.toy_data import PointCloudError, points_from_drawing
+from core.data import PointCloudError, points_from_drawing
 from desktop_app.widgets.point_cloud import PointCloudPlot
 
 MARGIN_PX = 8  # space around the square drawing area

@@ -9,7 +9,7 @@ def device_combo(tooltip: str) -> QComboBox:
     """auto / CPU, plus the GPUs this computer has (CUDA, Apple MPS); item data is the device name."""
     import torch
 
-    from core.device import mps_available
+    from core.runtime import mps_available
 
     combo = QComboBox()
     combo.addItem("auto", "auto")

@@ -15,14 +15,16 @@ from dataclasses import dataclass
 
 import torch
 
-from core.schedules import NoiseSchedule, extract
+from core.diffusion.schedules import NoiseSchedule, extract
 
 PREDICTION_TYPES = ("eps", "x0", "v")
 
 
 def check_prediction_type(kind: str) -> str:
     if kind not in PREDICTION_TYPES:
-        raise ValueError(f"Unknown prediction type '{kind}'. A denoiser predicts one of: {', '.join(PREDICTION_TYPES)}.")
+        raise ValueError(
+            f"Unknown prediction type '{kind}'. A denoiser predicts one of: {', '.join(PREDICTION_TYPES)}."
+        )
     return kind
 
 
@@ -58,7 +60,9 @@ def eps_from_x0(x0: torch.Tensor, x_t: torch.Tensor, t, schedule: NoiseSchedule)
     return (x_t - a * x0) / s
 
 
-def training_target(prediction_type: str, x0: torch.Tensor, eps: torch.Tensor, t, schedule: NoiseSchedule) -> torch.Tensor:
+def training_target(
+    prediction_type: str, x0: torch.Tensor, eps: torch.Tensor, t, schedule: NoiseSchedule
+) -> torch.Tensor:
     """What the network should output for a training example (x_0, ε, t)."""
     if prediction_type == "eps":
         return eps

@@ -27,9 +27,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from core.prediction import clip_x0 as apply_clip
-from core.prediction import split_output
-from core.schedules import NoiseSchedule
+from core.diffusion.prediction import clip_x0 as apply_clip
+from core.diffusion.prediction import split_output
+from core.diffusion.schedules import NoiseSchedule
 
 SPACINGS = ("linear", "leading", "trailing", "karras")
 
@@ -169,8 +169,19 @@ def ddim_step(schedule, x_t, pred_x0, pred_eps, t: int, t_prev: int, eta: float 
 
 
 @torch.no_grad()
-def sample_ddpm(model, x_T, schedule, steps=None, *, generator=None, callback=None, cond=None, clip_x0=None,
-                spacing="trailing", variance="posterior"):
+def sample_ddpm(
+    model,
+    x_T,
+    schedule,
+    steps=None,
+    *,
+    generator=None,
+    callback=None,
+    cond=None,
+    clip_x0=None,
+    spacing="trailing",
+    variance="posterior",
+):
     """DDPM ancestral sampling (Ho et al. 2020, Alg. 2) over all T steps or any subset of them."""
     _check_start(x_T)
     ts = make_timesteps(schedule, schedule.num_timesteps if steps is None else steps, spacing)
@@ -186,8 +197,19 @@ def sample_ddpm(model, x_T, schedule, steps=None, *, generator=None, callback=No
 
 
 @torch.no_grad()
-def sample_ddim(model, x_T, schedule, steps=50, *, generator=None, callback=None, cond=None, clip_x0=None,
-                spacing="trailing", eta=0.0):
+def sample_ddim(
+    model,
+    x_T,
+    schedule,
+    steps=50,
+    *,
+    generator=None,
+    callback=None,
+    cond=None,
+    clip_x0=None,
+    spacing="trailing",
+    eta=0.0,
+):
     """DDIM (Song, Meng & Ermon 2021): deterministic for η = 0, DDPM-like for η = 1."""
     _check_start(x_T)
     if not 0.0 <= float(eta) <= 1.0:
@@ -209,8 +231,9 @@ def _sigma(schedule, t: int) -> float:
 
 
 @torch.no_grad()
-def sample_euler(model, x_T, schedule, steps=50, *, generator=None, callback=None, cond=None, clip_x0=None,
-                 spacing="karras"):
+def sample_euler(
+    model, x_T, schedule, steps=50, *, generator=None, callback=None, cond=None, clip_x0=None, spacing="karras"
+):
     """Euler's method on the probability-flow ODE dy/dσ = ε̂ with y = x/√ᾱ (Karras et al. 2022, Alg. 1 without
     the Heun correction). On the same timesteps it is exactly DDIM with η = 0 (Song et al. 2021, §4.3)."""
     _check_start(x_T)
@@ -228,8 +251,9 @@ def sample_euler(model, x_T, schedule, steps=50, *, generator=None, callback=Non
 
 
 @torch.no_grad()
-def sample_heun(model, x_T, schedule, steps=25, *, generator=None, callback=None, cond=None, clip_x0=None,
-                spacing="karras"):
+def sample_heun(
+    model, x_T, schedule, steps=25, *, generator=None, callback=None, cond=None, clip_x0=None, spacing="karras"
+):
     """Heun's 2nd-order method on the probability-flow ODE (Karras et al. 2022, Alg. 1): an Euler step, then the
     average of the slopes at both ends. The last step, to σ = 0, is a plain Euler step. 2n − 1 evaluations."""
     _check_start(x_T)
@@ -252,8 +276,9 @@ def sample_heun(model, x_T, schedule, steps=25, *, generator=None, callback=None
 
 
 @torch.no_grad()
-def sample_dpmpp_2m(model, x_T, schedule, steps=20, *, generator=None, callback=None, cond=None, clip_x0=None,
-                    spacing="karras"):
+def sample_dpmpp_2m(
+    model, x_T, schedule, steps=20, *, generator=None, callback=None, cond=None, clip_x0=None, spacing="karras"
+):
     """DPM-Solver++(2M) (Lu et al. 2022, "DPM-Solver++", Alg. 2): a multistep 2nd-order solver in
     λ = log(α/σ) that reuses the previous x̂_0, so it costs one evaluation per step."""
     _check_start(x_T)
@@ -284,8 +309,9 @@ def sample_dpmpp_2m(model, x_T, schedule, steps=20, *, generator=None, callback=
 
 
 @torch.no_grad()
-def sample_euler_maruyama(model, x_T, schedule, steps=100, *, generator=None, callback=None, cond=None,
-                          clip_x0=None, spacing="trailing"):
+def sample_euler_maruyama(
+    model, x_T, schedule, steps=100, *, generator=None, callback=None, cond=None, clip_x0=None, spacing="trailing"
+):
     """Euler–Maruyama on the reverse-time SDE (Song et al. 2021, eq. 6) in the σ view:
     y' = y + (σ² − σ'²) ∇log p(y) + √(σ² − σ'²) z, with ∇_y log p = −ε̂/σ. The last step returns x̂_0."""
     _check_start(x_T)

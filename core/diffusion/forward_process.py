@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 import torch
 
-from core.schedules import NoiseSchedule, check_timestep, extract
+from core.diffusion.schedules import NoiseSchedule, check_timestep, extract
 
 
 def _as_timesteps(t, batch: int, device) -> torch.Tensor:
@@ -58,7 +58,9 @@ def simulate_chain(
     Returns ``{t: x_t}`` for the requested ``timesteps`` (all T of them when None). Memory holds only
     the requested states; the simulation runs up to the largest one requested.
     """
-    wanted = set(range(schedule.num_timesteps)) if timesteps is None else {check_timestep(schedule, t) for t in timesteps}
+    wanted = (
+        set(range(schedule.num_timesteps)) if timesteps is None else {check_timestep(schedule, t) for t in timesteps}
+    )
     out: dict[int, torch.Tensor] = {}
     if not wanted:
         return out

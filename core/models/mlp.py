@@ -23,8 +23,8 @@ import torch
 import torch.nn.functional as F  # noqa: N812 - the usual torch alias
 from torch import nn
 
-from core.nn_utils import broadcast_timesteps, class_indices, config_from_dict, timestep_embedding
-from core.prediction import check_prediction_type
+from core.diffusion.prediction import check_prediction_type
+from core.models.layers import broadcast_timesteps, class_indices, config_from_dict, timestep_embedding
 
 
 @dataclass

@@ -60,8 +60,10 @@ def select_device(preference: str | torch.device | None = "auto") -> torch.devic
         return torch.device("cuda")
     if kind == "mps" and not index:
         if not mps_available():
-            raise ValueError("Apple's MPS GPU was requested but is not available here (it needs a Mac with Apple "
-                             "silicon or a recent AMD GPU). Use --device cpu or auto.")
+            raise ValueError(
+                "Apple's MPS GPU was requested but is not available here (it needs a Mac with Apple "
+                "silicon or a recent AMD GPU). Use --device cpu or auto."
+            )
         return torch.device("mps")
     raise ValueError(f"Unknown device '{preference}'. Choose one of: {', '.join(DEVICE_CHOICES)}.")
 

@@ -44,8 +44,8 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from core.classifier import ClassifierConfig, FashionClassifier, prepare_images
-from core.resources import resource_path
+from core.models.classifier import ClassifierConfig, FashionClassifier, prepare_images
+from core.runtime.resources import resource_path
 
 CLASSIFIER_FILE = "fmnist_classifier.safetensors"
 REFERENCE_STATS_FILE = "fmnist_reference_stats.npz"
@@ -364,7 +364,7 @@ def evaluate_points(samples, dataset_name: str, *, seed: int = 12345, bandwidths
     Returns ``mmd`` (unbiased MMD²), ``nn_sample_to_data`` (are samples on the data?) and
     ``nn_data_to_sample`` (is all of the data covered?), plus ``n``.
     """
-    from core.datasets import make_toy_2d
+    from core.data import make_toy_2d
 
     samples = _as_points("samples", samples)
     truth = make_toy_2d(dataset_name, samples.shape[0], seed=seed).points
@@ -419,7 +419,7 @@ def evaluate_images(images, labels=None, *, quantize: bool = True, kid_subsets: 
 
 def heldout_real_images(n: int, *, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """``n`` real test images (and labels) from the held-out half, never part of the reference."""
-    from core.datasets import load_fashion_mnist
+    from core.data import load_fashion_mnist
 
     heldout = load_reference_statistics().heldout_indices
     if not 10 <= n <= len(heldout):
@@ -467,8 +467,8 @@ def sample_images(
     [−1, 1] for images (as the app and the training previews do) and not for points.
     ``callback(done, n)`` is called after each batch.
     """
-    from core.guidance import ClassifierFreeGuidance
-    from core.samplers import get_sampler
+    from core.diffusion.guidance import ClassifierFreeGuidance
+    from core.diffusion.samplers import get_sampler
 
     sample = get_sampler(sampler)
     num_classes = int(getattr(model, "num_classes", 0) or 0)
@@ -502,7 +502,7 @@ def untrained_like(model, seed: int = 0):
     """A freshly initialised network of the same architecture: the "ceiling" anchor of every metric."""
     torch.manual_seed(seed)
     try:
-        from core.denoisers import build_denoiser, denoiser_config
+        from core.models.registry import build_denoiser, denoiser_config
 
         fresh = build_denoiser(denoiser_config(model))
     except ImportError:  # before core/denoisers.py existed; every denoiser is rebuilt from its config

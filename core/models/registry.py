@@ -12,8 +12,8 @@ from typing import Protocol, runtime_checkable
 import torch
 from torch import nn
 
-from core.mlp import MLPConfig, MLPDenoiser
-from core.unet import UNet, UNetConfig
+from core.models.mlp import MLPConfig, MLPDenoiser
+from core.models.unet import UNet, UNetConfig
 
 # arch name → (config dataclass, network class)
 ARCHITECTURES = {

@@ -1,7 +1,7 @@
 """Recording a sampling run for the reverse timeline, inside a fixed memory budget.
 
 A sampler calls ``callback(SamplerStep)`` once per step with x_t, the predicted x̂_0 and ε̂
-(``core.samplers``). ``TrajectoryRecorder`` is such a callback: it keeps float16 copies of the first
+(``core.diffusion.samplers``). ``TrajectoryRecorder`` is such a callback: it keeps float16 copies of the first
 ``max_samples`` samples of the batch at every recorded step, so the app can scrub back and forth
 through all 1,000 steps of a DDPM run afterwards.
 
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from core.samplers import SamplerStep
+from core.diffusion.samplers import SamplerStep
 
 DEFAULT_BUDGET_BYTES = 256 * 1024 * 1024  # the whole trajectory of one run stays below 256 MiB
 DEFAULT_MAX_IMAGES = 16  # images kept per step: what the timeline shows side by side

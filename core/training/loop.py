@@ -28,15 +28,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F  # noqa: N812
 
-from core.checkpoints import load_checkpoint, save_checkpoint
-from core.datasets import ImageDataset, MinibatchSampler, get_dataset
-from core.denoisers import build_denoiser, count_parameters
-from core.device import autocast_context, describe_device, resolve_precision, select_device, set_threads
-from core.forward_process import q_sample
-from core.guidance import ClassifierFreeGuidance
-from core.prediction import PREDICTION_TYPES, training_target
-from core.samplers import sample_ddim
-from core.schedules import SCHEDULE_KINDS, NoiseSchedule, make_schedule
+from core.data import ImageDataset, MinibatchSampler, get_dataset
+from core.diffusion.forward_process import q_sample
+from core.diffusion.guidance import ClassifierFreeGuidance
+from core.diffusion.prediction import PREDICTION_TYPES, training_target
+from core.diffusion.samplers import sample_ddim
+from core.diffusion.schedules import SCHEDULE_KINDS, NoiseSchedule, make_schedule
+from core.io.checkpoints import load_checkpoint, save_checkpoint
+from core.models.registry import build_denoiser, count_parameters
+from core.runtime.device import autocast_context, describe_device, resolve_precision, select_device, set_threads
 
 LOSS_WEIGHTINGS = ("none", "min_snr")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
@@ -55,11 +55,11 @@ class TrainingDiverged(TrainingError):
 class TrainConfig:
     """Every setting of a training run. Defaults train a 2-D toy in seconds and work on a CPU."""
 
-    dataset: str = "toy:swiss_roll"  # a core.datasets.get_dataset spec: fashion_mnist, shapes, toy:<name>, folder:<path>…
+    dataset: str = "toy:swiss_roll"  # a core.data.get_dataset spec: fashion_mnist, shapes, toy:<name>, folder:<path>…
     dataset_options: dict = field(default_factory=dict)  # extra keyword arguments for the dataset loader
     model: str = "auto"  # "auto" (U-Net "small" for images, MLP for points), a U-Net preset, or "mlp"
     model_options: dict = field(default_factory=dict)  # overrides of the model config (e.g. base_channels)
-    schedule: str = "cosine"  # noise schedule kind (core.schedules.SCHEDULE_KINDS)
+    schedule: str = "cosine"  # noise schedule kind (core.diffusion.schedules.SCHEDULE_KINDS)
     num_timesteps: int = 1000  # T
     beta_start: float | None = None  # β range for linear / quadratic / sigmoid schedules (None: 1e-4)
     beta_end: float | None = None  # (None: 0.02)
@@ -93,7 +93,9 @@ class TrainConfig:
         if self.schedule not in SCHEDULE_KINDS:
             raise ValueError(f"Unknown schedule '{self.schedule}'. Choose one of: {', '.join(SCHEDULE_KINDS)}.")
         if self.prediction_type not in PREDICTION_TYPES:
-            raise ValueError(f"The objective must be one of {', '.join(PREDICTION_TYPES)}, not '{self.prediction_type}'.")
+            raise ValueError(
+                f"The objective must be one of {', '.join(PREDICTION_TYPES)}, not '{self.prediction_type}'."
+            )
         if self.loss_weighting not in LOSS_WEIGHTINGS:
             raise ValueError(f"Loss weighting must be one of {', '.join(LOSS_WEIGHTINGS)}.")
         if self.precision not in PRECISIONS:
@@ -106,7 +108,9 @@ class TrainConfig:
         if self.time_budget_s is not None and float(self.time_budget_s) <= 0:
             raise ValueError("The time budget must be a positive number of seconds.")
         if not 0 < float(self.learning_rate) < 1:
-            raise ValueError(f"The learning rate should be a small positive number such as 1e-3, not {self.learning_rate}.")
+            raise ValueError(
+                f"The learning rate should be a small positive number such as 1e-3, not {self.learning_rate}."
+            )
         if not 0 <= float(self.ema_decay) < 1:
             raise ValueError("The EMA decay must lie in [0, 1), for example 0.999.")
         if not 0 <= float(self.label_dropout) < 1:
@@ -259,14 +263,20 @@ def model_config_for(config: TrainConfig, data) -> dict:
     if is_image:
         if name == "mlp":
             raise ValueError("The MLP denoiser is for 2-D points; pick a U-Net preset (tiny, small, base) for images.")
-        from core.unet import preset_config
+        from core.models.unet import preset_config
 
-        cfg = preset_config(name, in_channels=data.channels, image_size=data.image_size, num_classes=num_classes,
-                            prediction_type=config.prediction_type, **config.model_options)
+        cfg = preset_config(
+            name,
+            in_channels=data.channels,
+            image_size=data.image_size,
+            num_classes=num_classes,
+            prediction_type=config.prediction_type,
+            **config.model_options,
+        )
         return {"arch": "unet", **cfg.to_dict()}
     if name != "mlp":
         raise ValueError(f"'{name}' is an image network; 2-D point data trains with the 'mlp' model.")
-    from core.mlp import MLPConfig
+    from core.models.mlp import MLPConfig
 
     cfg = MLPConfig(num_classes=num_classes, prediction_type=config.prediction_type, **config.model_options)
     return {"arch": "mlp", **cfg.to_dict()}
@@ -310,15 +320,23 @@ def update_ema(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> No
 
 
 @torch.no_grad()
-def preview_samples(model, schedule, config: TrainConfig, noise: torch.Tensor, labels: torch.Tensor | None) -> np.ndarray:
+def preview_samples(
+    model, schedule, config: TrainConfig, noise: torch.Tensor, labels: torch.Tensor | None
+) -> np.ndarray:
     """DDIM samples from fixed noise, so successive previews show the model improving."""
     sampler_model = model
     cond = None
     if labels is not None:
         sampler_model = ClassifierFreeGuidance(model, config.preview_guidance)
         cond = {"class_labels": labels}
-    x = sample_ddim(sampler_model, noise, schedule, min(config.preview_steps, schedule.num_timesteps), cond=cond,
-                    clip_x0="clip" if noise.ndim == 4 else None)
+    x = sample_ddim(
+        sampler_model,
+        noise,
+        schedule,
+        min(config.preview_steps, schedule.num_timesteps),
+        cond=cond,
+        clip_x0="clip" if noise.ndim == 4 else None,
+    )
     return x.float().cpu().numpy()
 
 
@@ -365,9 +383,13 @@ def train(
     if resume_from is not None:
         resumed = load_checkpoint(resume_from, with_training_state=True)
         if not resumed.training_state:
-            raise TrainingError(f"{Path(resume_from).name} holds only sampling weights, not a training state to resume.")
+            raise TrainingError(
+                f"{Path(resume_from).name} holds only sampling weights, not a training state to resume."
+            )
         if not isinstance(resumed.metadata.get("train_config"), dict):
-            raise TrainingError(f"{Path(resume_from).name} does not record the settings it was trained with, so it cannot be resumed.")
+            raise TrainingError(
+                f"{Path(resume_from).name} does not record the settings it was trained with, so it cannot be resumed."
+            )
         saved = TrainConfig.from_dict(resumed.metadata["train_config"])
         # The run's identity comes from the checkpoint; only the length and bookkeeping may change.
         keep = {"steps", "checkpoint_every", "checkpoint_path", "preview_every", "log_every", "threads", "device"}
@@ -411,8 +433,16 @@ def train(
     if ckpt_path is None and checkpoint_dir is not None:
         ckpt_path = str(Path(checkpoint_dir) / "autosave.safetensors")
 
-    yield Started(config, count_parameters(model), describe_device(device), getattr(data, "name", config.dataset),
-                  len(data), list(data.class_names or []), tuple(sampler.x.shape[1:]), start_step)
+    yield Started(
+        config,
+        count_parameters(model),
+        describe_device(device),
+        getattr(data, "name", config.dataset),
+        len(data),
+        list(data.class_names or []),
+        tuple(sampler.x.shape[1:]),
+        start_step,
+    )
 
     t0 = time.perf_counter()
     last_log_time, last_log_step = t0, start_step
@@ -434,8 +464,13 @@ def train(
             "step": step,
             "elapsed_s": elapsed(),
         }
-        save_checkpoint(path, ema, schedule=schedule, metadata=_metadata(config, data, device, step, elapsed(), loss_value),
-                        training_state=training_state)
+        save_checkpoint(
+            path,
+            ema,
+            schedule=schedule,
+            metadata=_metadata(config, data, device, step, elapsed(), loss_value),
+            training_state=training_state,
+        )
         return CheckpointSaved(step, str(path), reason)
 
     model.train()
@@ -512,9 +547,17 @@ def train(
             bucket_sum.zero_()
             bucket_count.zero_()
         if config.preview_every and (step % config.preview_every == 0 or step == config.steps):
-            yield Preview(step, preview_samples(ema, schedule, config, preview_noise.to(device),
-                                                None if preview_labels is None else preview_labels.to(device)),
-                          None if preview_labels is None else preview_labels.numpy())
+            yield Preview(
+                step,
+                preview_samples(
+                    ema,
+                    schedule,
+                    config,
+                    preview_noise.to(device),
+                    None if preview_labels is None else preview_labels.to(device),
+                ),
+                None if preview_labels is None else preview_labels.numpy(),
+            )
         if ckpt_path and config.checkpoint_every and step % config.checkpoint_every == 0 and step < config.steps:
             yield save(ckpt_path, "autosave")
 
@@ -527,14 +570,22 @@ def train(
         final_path = ckpt_path
         yield save(ckpt_path, "final")
     ema_cpu = copy.deepcopy(ema).cpu().eval()
-    yield Finished(step, reason, elapsed(), ema_cpu, schedule, _metadata(config, data, device, step, elapsed(), loss_value),
-                   final_path)
+    yield Finished(
+        step,
+        reason,
+        elapsed(),
+        ema_cpu,
+        schedule,
+        _metadata(config, data, device, step, elapsed(), loss_value),
+        final_path,
+    )
 
 
 def measure_step_time(config: TrainConfig, steps: int = 3) -> float:
     """Seconds per training step of ``config`` on this machine (after one warm-up step)."""
-    probe = dataclasses.replace(config, steps=steps + 1, preview_every=0, checkpoint_every=0, checkpoint_path=None,
-                                log_every=1, warmup_steps=0)
+    probe = dataclasses.replace(
+        config, steps=steps + 1, preview_every=0, checkpoint_every=0, checkpoint_path=None, log_every=1, warmup_steps=0
+    )
     times = []
     for event in train(probe):
         if isinstance(event, StepEvent):

@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from core.schedules import NoiseSchedule
+from core.diffusion.schedules import NoiseSchedule
 
 
 class IdealDenoiser(nn.Module):
@@ -27,7 +27,11 @@ class IdealDenoiser(nn.Module):
         if data.ndim < 2 or data.shape[0] < 1:
             raise ValueError("The ideal denoiser needs a non-empty batch of data points (N, …).")
         self.register_buffer("data", data.double())
-        w = torch.full((data.shape[0],), 1.0 / data.shape[0], dtype=torch.float64) if weights is None else weights.double()
+        w = (
+            torch.full((data.shape[0],), 1.0 / data.shape[0], dtype=torch.float64)
+            if weights is None
+            else weights.double()
+        )
         if w.shape != (data.shape[0],) or bool((w <= 0).any()):
             raise ValueError("There must be one positive weight per data point.")
         self.register_buffer("log_weights", (w / w.sum()).log())

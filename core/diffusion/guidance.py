@@ -6,7 +6,7 @@ a "no class" entry some of the time predicts both ε(x_t, c) and ε(x_t, ∅). S
     ε̃ = ε(x_t, ∅) + w · (ε(x_t, c) − ε(x_t, ∅))
 
 (the ``diffusers`` convention: w = 1 is the plain conditional model, w = 0 the unconditional one,
-w > 1 trades diversity for fidelity to the class). Every conversion in ``core.prediction`` is affine
+w > 1 trades diversity for fidelity to the class). Every conversion in ``core.diffusion.prediction`` is affine
 in the network output at a fixed x_t, so mixing x_0- or v-outputs the same way is the same guidance.
 """
 

@@ -49,8 +49,8 @@ import torch.nn.functional as F  # noqa: N812 - the usual torch alias
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from core.nn_utils import broadcast_timesteps, class_indices, config_from_dict, timestep_embedding
-from core.prediction import check_prediction_type
+from core.diffusion.prediction import check_prediction_type
+from core.models.layers import broadcast_timesteps, class_indices, config_from_dict, timestep_embedding
 
 # What measured fastest for CPU training on this project's reference machine (see the module docstring).
 DEFAULT_MEMORY_FORMAT = torch.contiguous_format

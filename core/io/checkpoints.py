@@ -7,7 +7,7 @@ never runs code from it):
 - ``train.*``  the resumable training state (raw weights, AdamW moments, RNG states), present only
   when saved for resuming;
 - the header's ``__metadata__`` holds one JSON string under ``"diffusion_lab"``:
-  ``format``/``format_version``, ``model_config`` (``core.denoisers.denoiser_config``), ``schedule``
+  ``format``/``format_version``, ``model_config`` (``core.models.registry.denoiser_config``), ``schedule``
   (``NoiseSchedule.to_dict()``), ``prediction_type``, the caller's metadata (dataset, class names,
   image shape, step, wall time, recipe …), provenance (device, torch/python/app versions, git commit)
   and ``training_state``: the non-tensor part of the training state, with references to its tensors.
@@ -49,8 +49,8 @@ import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-from core.prediction import PREDICTION_TYPES
-from core.schedules import NoiseSchedule, make_schedule
+from core.diffusion.prediction import PREDICTION_TYPES
+from core.diffusion.schedules import NoiseSchedule, make_schedule
 
 FORMAT_NAME = "diffusion_lab.checkpoint"
 FORMAT_VERSION = 1
@@ -243,7 +243,7 @@ def unflatten_state(structure, tensors: Mapping[str, torch.Tensor]):
         if not isinstance(value, dict):
             raise ValueError(f"unexpected {type(value).__name__} in the training state")
         if len(value) == 1:
-            (key, inner), = value.items()
+            ((key, inner),) = value.items()
             if key in ("__tensor__", "__ndarray__"):
                 if not isinstance(inner, str) or inner not in tensors:
                     raise ValueError(f"the training state refers to a tensor {inner!r} that is not in the file")
@@ -291,7 +291,7 @@ def save_checkpoint(
     and JSON values (see ``flatten_state``). Returns the path written. A ``.safetensors`` suffix is
     added if missing. Unstorable values raise ``ValueError``; disk errors raise ``CheckpointError``.
     """
-    from core.denoisers import denoiser_config  # the registry; imported late to keep this module light
+    from core.models.registry import denoiser_config  # the registry; imported late to keep this module light
 
     path = Path(path)
     if path.suffix != SUFFIX:
@@ -520,7 +520,9 @@ def load_checkpoint(path: str | Path, *, with_training_state: bool = False) -> C
     except MemoryError:
         raise CheckpointError(path, "there is not enough memory to load it.") from None
     except Exception as e:  # noqa: BLE001 - the promise is one clear error type for any damaged file
-        raise CheckpointError(path, f"it is damaged or not a Diffusion Lab checkpoint ({type(e).__name__}: {e}).") from e
+        raise CheckpointError(
+            path, f"it is damaged or not a Diffusion Lab checkpoint ({type(e).__name__}: {e})."
+        ) from e
 
 
 def load_denoiser(path: str | Path) -> Checkpoint:
@@ -543,7 +545,9 @@ def read_metadata(path: str | Path) -> dict:
     except CheckpointError:
         raise
     except Exception as e:  # noqa: BLE001
-        raise CheckpointError(path, f"it is damaged or not a Diffusion Lab checkpoint ({type(e).__name__}: {e}).") from e
+        raise CheckpointError(
+            path, f"it is damaged or not a Diffusion Lab checkpoint ({type(e).__name__}: {e})."
+        ) from e
 
 
 @dataclass(frozen=True)
@@ -678,8 +682,10 @@ def _is_number(v) -> bool:
 _METADATA_TYPES = {
     "dataset": (lambda v: isinstance(v, str), "a text"),
     "class_names": (lambda v: isinstance(v, list) and all(isinstance(c, str) for c in v), "a list of texts"),
-    "image_shape": (lambda v: isinstance(v, list) and 1 <= len(v) <= 4 and all(_is_int(s) and s > 0 for s in v),
-                    "a list of positive whole numbers"),
+    "image_shape": (
+        lambda v: isinstance(v, list) and 1 <= len(v) <= 4 and all(_is_int(s) and s > 0 for s in v),
+        "a list of positive whole numbers",
+    ),
     "step": (lambda v: _is_int(v) and v >= 0, "a whole number ≥ 0"),
     "wall_time_s": (lambda v: _is_number(v) and v >= 0, "a number of seconds ≥ 0"),
     "device": (lambda v: isinstance(v, str), "a text"),
@@ -708,7 +714,9 @@ def _make_schedule(path: Path, d) -> NoiseSchedule:
         if d.get(k) is not None and not (_is_number(d[k]) and 0 < d[k] < 1):
             raise CheckpointError(path, f"its noise schedule has an invalid {k} {d[k]!r}.")
     if not _is_int(d.get("num_timesteps")):
-        raise CheckpointError(path, f"its noise schedule has an invalid number of timesteps {d.get('num_timesteps')!r}.")
+        raise CheckpointError(
+            path, f"its noise schedule has an invalid number of timesteps {d.get('num_timesteps')!r}."
+        )
     try:
         return make_schedule(**d)
     except (ValueError, TypeError) as e:
@@ -738,8 +746,10 @@ class _ModuleBudget:
     def __enter__(self):
         from torch.nn.modules import module
 
-        self._handles = [module.register_module_module_registration_hook(self),
-                         module.register_module_parameter_registration_hook(self)]
+        self._handles = [
+            module.register_module_module_registration_hook(self),
+            module.register_module_parameter_registration_hook(self),
+        ]
         return self
 
     def __exit__(self, *exc):
@@ -757,8 +767,15 @@ class _SkipInit(TorchFunctionMode):
     """
 
     INIT = {getattr(nn.init, n) for n in dir(nn.init) if n.endswith("_") and not n.startswith("_")}
-    META_FILLS = {torch.Tensor.normal_, torch.Tensor.uniform_, torch.Tensor.random_, torch.Tensor.exponential_,
-                  torch.Tensor.bernoulli_, torch.Tensor.fill_, torch.Tensor.zero_}
+    META_FILLS = {
+        torch.Tensor.normal_,
+        torch.Tensor.uniform_,
+        torch.Tensor.random_,
+        torch.Tensor.exponential_,
+        torch.Tensor.bernoulli_,
+        torch.Tensor.fill_,
+        torch.Tensor.zero_,
+    }
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
@@ -770,7 +787,7 @@ class _SkipInit(TorchFunctionMode):
 
 def _build_model(path: Path, config: dict, entries: dict[str, _Entry]) -> nn.Module:
     """Rebuild the denoiser, checking its tensor names and shapes on the meta device first."""
-    from core.denoisers import build_denoiser
+    from core.models.registry import build_denoiser
 
     stored = {k[len(MODEL_PREFIX) :]: e for k, e in entries.items() if k.startswith(MODEL_PREFIX)}
     if not stored:
@@ -852,7 +869,8 @@ def _load(path: Path, with_training_state: bool) -> Checkpoint:
         # A float64 sum is finite exactly when every element is (float32 values cannot overflow it).
         if t.is_floating_point() and not math.isfinite(float(t.sum(dtype=torch.float64))):
             raise CheckpointError(
-                path, f"its weights contain NaN or infinite values ('{name[len(MODEL_PREFIX):]}'); the model is unusable."
+                path,
+                f"its weights contain NaN or infinite values ('{name[len(MODEL_PREFIX) :]}'); the model is unusable.",
             )
     state = {k[len(MODEL_PREFIX) :]: v for k, v in weights.items()}
     model.load_state_dict(state, strict=True)
@@ -872,18 +890,24 @@ def _load(path: Path, with_training_state: bool) -> Checkpoint:
     _check_class_names(path, info, model)
     shape = info.get("image_shape")
     if shape is not None and tuple(shape) != data_shape_of(info):
-        raise CheckpointError(path, f"its image shape {shape} does not match its network's {list(data_shape_of(info))}.")
-    return Checkpoint(model=model, schedule=schedule, metadata=info, training_state=training_state, path=path,
-                      resumable=structure is not None)
+        raise CheckpointError(
+            path, f"its image shape {shape} does not match its network's {list(data_shape_of(info))}."
+        )
+    return Checkpoint(
+        model=model,
+        schedule=schedule,
+        metadata=info,
+        training_state=training_state,
+        path=path,
+        resumable=structure is not None,
+    )
 
 
 def _check_class_names(path: Path, info: dict, model: nn.Module) -> None:
     names = info.get("class_names")
     num_classes = int(getattr(model, "num_classes", 0) or 0)
     if names is not None and num_classes and len(names) != num_classes:
-        raise CheckpointError(
-            path, f"it names {len(names)} classes but its model was built for {num_classes} classes."
-        )
+        raise CheckpointError(path, f"it names {len(names)} classes but its model was built for {num_classes} classes.")
 
 
 __all__ = [
