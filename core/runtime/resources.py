@@ -23,7 +23,7 @@ def resources_dir() -> Path:
     bundle_root = getattr(sys, "_MEIPASS", None)  # set by PyInstaller's boot loader when frozen
     if bundle_root is not None:
         return Path(bundle_root) / "resources"
-    return Path(__file__).resolve().parent.parent / "resources"
+    return Path(__file__).resolve().parents[2] / "resources"
 
 
 def resource_path(*parts: str) -> Path:

@@ -17,306 +17,38 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import math
-import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F  # noqa: N812
 
-from core.data import ImageDataset, MinibatchSampler, get_dataset
+from core.data import ImageDataset, MinibatchSampler
 from core.diffusion.forward_process import q_sample
 from core.diffusion.guidance import ClassifierFreeGuidance
-from core.diffusion.prediction import PREDICTION_TYPES, training_target
+from core.diffusion.prediction import training_target
 from core.diffusion.samplers import sample_ddim
-from core.diffusion.schedules import SCHEDULE_KINDS, NoiseSchedule, make_schedule
 from core.io.checkpoints import load_checkpoint, save_checkpoint
 from core.models.registry import build_denoiser, count_parameters
 from core.runtime.device import autocast_context, describe_device, resolve_precision, select_device, set_threads
-
-LOSS_WEIGHTINGS = ("none", "min_snr")
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
-NUM_TIMESTEP_BUCKETS = 10
-
-
-class TrainingError(RuntimeError):
-    """Training cannot go on; the message says why and what to change."""
-
-
-class TrainingDiverged(TrainingError):
-    """The loss became NaN or infinite."""
-
-
-@dataclass
-class TrainConfig:
-    """Every setting of a training run. Defaults train a 2-D toy in seconds and work on a CPU."""
-
-    dataset: str = "toy:swiss_roll"  # a core.data.get_dataset spec: fashion_mnist, shapes, toy:<name>, folder:<path>…
-    dataset_options: dict = field(default_factory=dict)  # extra keyword arguments for the dataset loader
-    model: str = "auto"  # "auto" (U-Net "small" for images, MLP for points), a U-Net preset, or "mlp"
-    model_options: dict = field(default_factory=dict)  # overrides of the model config (e.g. base_channels)
-    schedule: str = "cosine"  # noise schedule kind (core.diffusion.schedules.SCHEDULE_KINDS)
-    num_timesteps: int = 1000  # T
-    beta_start: float | None = None  # β range for linear / quadratic / sigmoid schedules (None: 1e-4)
-    beta_end: float | None = None  # (None: 0.02)
-    prediction_type: str = "v"  # what the network learns to output: "eps", "x0" or "v" (v stays stable where ᾱ_t ≈ 0)
-    loss_weighting: str = "none"  # "none" (DDPM's L_simple) or "min_snr" (γ = 5)
-    class_conditional: bool = True  # condition on the dataset's labels when it has them
-    label_dropout: float = 0.1  # probability of training with "no class" (enables guidance)
-    learning_rate: float = 1e-3  # peak AdamW learning rate
-    warmup_steps: int = 100  # linear warm-up from 0 to the peak learning rate
-    lr_decay: str = "cosine"  # "cosine" (to 10% at the last step) or "constant"
-    weight_decay: float = 0.0  # AdamW weight decay
-    batch_size: int = 128  # examples per step
-    steps: int = 2000  # optimizer steps in total (a resumed run continues up to this number)
-    time_budget_s: float | None = None  # stop after this much training time; the learning rate decays by time too
-    ema_decay: float = 0.999  # EMA decay; warmed up as min(decay, (1 + step)/(10 + step))
-    grad_clip: float = 1.0  # clip the global gradient norm to this (0 disables)
-    precision: str = "auto"  # "auto", "fp32", "bf16" (autocast) or "fp16" (CUDA with a grad scaler)
-    device: str = "auto"  # "auto" (CUDA, then Apple MPS, then CPU), "cpu", "cuda" or "mps"
-    threads: int | None = None  # CPU threads for torch (None: leave torch's default)
-    seed: int = 0  # makes a CPU run bit-for-bit reproducible
-    log_every: int = 1  # yield a StepEvent every this many steps
-    preview_every: int = 250  # sample a preview from the EMA weights every this many steps (0: never)
-    preview_count: int = 16  # images (or 2-D points ×64) in a preview
-    preview_steps: int = 20  # DDIM steps of a preview
-    preview_guidance: float = 2.0  # guidance scale of previews of conditional models
-    checkpoint_every: int = 0  # autosave every this many steps when a checkpoint path is set (0: only at the end)
-    checkpoint_path: str | None = None  # where autosaves and the final checkpoint go
-    recipe: str = ""  # free text stored in the checkpoint: how this run was launched
-
-    def __post_init__(self):
-        if self.schedule not in SCHEDULE_KINDS:
-            raise ValueError(f"Unknown schedule '{self.schedule}'. Choose one of: {', '.join(SCHEDULE_KINDS)}.")
-        if self.prediction_type not in PREDICTION_TYPES:
-            raise ValueError(
-                f"The objective must be one of {', '.join(PREDICTION_TYPES)}, not '{self.prediction_type}'."
-            )
-        if self.loss_weighting not in LOSS_WEIGHTINGS:
-            raise ValueError(f"Loss weighting must be one of {', '.join(LOSS_WEIGHTINGS)}.")
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"Precision must be one of {', '.join(PRECISIONS)}.")
-        if self.lr_decay not in ("cosine", "constant"):
-            raise ValueError("The learning-rate decay must be 'cosine' or 'constant'.")
-        for name in ("batch_size", "steps", "log_every"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name.replace('_', ' ')} must be at least 1.")
-        if self.time_budget_s is not None and float(self.time_budget_s) <= 0:
-            raise ValueError("The time budget must be a positive number of seconds.")
-        if not 0 < float(self.learning_rate) < 1:
-            raise ValueError(
-                f"The learning rate should be a small positive number such as 1e-3, not {self.learning_rate}."
-            )
-        if not 0 <= float(self.ema_decay) < 1:
-            raise ValueError("The EMA decay must lie in [0, 1), for example 0.999.")
-        if not 0 <= float(self.label_dropout) < 1:
-            raise ValueError("Label dropout is a probability in [0, 1).")
-        if self.warmup_steps < 0 or self.preview_every < 0 or self.checkpoint_every < 0 or self.grad_clip < 0:
-            raise ValueError("Warm-up, preview, checkpoint intervals and gradient clipping cannot be negative.")
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> TrainConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise ValueError(f"Unknown training settings: {', '.join(sorted(unknown))}.")
-        return cls(**d)
-
-
-class TrainingControl:
-    """Thread-safe flags the GUI (or a signal handler) sets and the training loop reads between steps."""
-
-    def __init__(self):
-        self._running = threading.Event()
-        self._running.set()
-        self._stop = threading.Event()
-        self._lock = threading.Lock()
-        self._save_requests: list[str] = []
-
-    def pause(self):
-        self._running.clear()
-
-    def resume(self):
-        self._running.set()
-
-    def stop(self):
-        self._stop.set()
-        self._running.set()  # wake a paused loop so it can finish
-
-    def request_save(self, path):
-        with self._lock:
-            self._save_requests.append(str(path))
-
-    @property
-    def paused(self) -> bool:
-        return not self._running.is_set()
-
-    @property
-    def stopped(self) -> bool:
-        return self._stop.is_set()
-
-    def wait_while_paused(self, timeout: float = 0.1) -> None:
-        self._running.wait(timeout)
-
-    def take_save_requests(self) -> list[str]:
-        with self._lock:
-            requests, self._save_requests = self._save_requests, []
-        return requests
-
-
-# --- events --------------------------------------------------------------------------------------
-
-
-@dataclass
-class Started:
-    config: TrainConfig
-    num_parameters: int
-    device: str
-    dataset_name: str
-    dataset_size: int
-    class_names: list[str]
-    image_shape: tuple[int, ...]  # (C, H, W) for images, (2,) for points
-    start_step: int
-
-
-@dataclass
-class StepEvent:
-    step: int
-    total_steps: int
-    loss: float
-    grad_norm: float
-    lr: float
-    images_per_s: float
-    elapsed_s: float
-
-
-@dataclass
-class TimestepLosses:
-    step: int
-    bucket_edges: list[int]  # NUM_TIMESTEP_BUCKETS + 1 timestep boundaries
-    losses: list[float]  # mean loss in each bucket since the last event (NaN where no sample fell)
-
-
-@dataclass
-class Preview:
-    step: int
-    images: np.ndarray  # (N, C, H, W) in [−1, 1] for images, (N, 2) for points
-    labels: np.ndarray | None
-
-
-@dataclass
-class CheckpointSaved:
-    step: int
-    path: str
-    reason: str  # "autosave", "requested" or "final"
-
-
-@dataclass
-class Paused:
-    step: int
-
-
-@dataclass
-class Resumed:
-    step: int
-
-
-@dataclass
-class Finished:
-    step: int
-    reason: str  # "completed" or "stopped"
-    elapsed_s: float
-    model: torch.nn.Module  # the EMA weights, on the CPU, in eval mode
-    schedule: NoiseSchedule
-    metadata: dict
-    checkpoint_path: str | None
-
-
-TrainEvent = Started | StepEvent | TimestepLosses | Preview | CheckpointSaved | Paused | Resumed | Finished
-
-
-# --- pieces ---------------------------------------------------------------------------------------
-
-
-def build_schedule(config: TrainConfig) -> NoiseSchedule:
-    return make_schedule(config.schedule, config.num_timesteps, config.beta_start, config.beta_end)
-
-
-def load_training_data(config: TrainConfig):
-    return get_dataset(config.dataset, **config.dataset_options)
-
-
-def model_config_for(config: TrainConfig, data) -> dict:
-    """The denoiser config for this dataset: U-Net for images, MLP for 2-D points."""
-    is_image = isinstance(data, ImageDataset)
-    num_classes = len(data.class_names) if (config.class_conditional and data.labels is not None) else 0
-    name = config.model
-    if name == "auto":
-        name = "small" if is_image else "mlp"
-    if is_image:
-        if name == "mlp":
-            raise ValueError("The MLP denoiser is for 2-D points; pick a U-Net preset (tiny, small, base) for images.")
-        from core.models.unet import preset_config
-
-        cfg = preset_config(
-            name,
-            in_channels=data.channels,
-            image_size=data.image_size,
-            num_classes=num_classes,
-            prediction_type=config.prediction_type,
-            **config.model_options,
-        )
-        return {"arch": "unet", **cfg.to_dict()}
-    if name != "mlp":
-        raise ValueError(f"'{name}' is an image network; 2-D point data trains with the 'mlp' model.")
-    from core.models.mlp import MLPConfig
-
-    cfg = MLPConfig(num_classes=num_classes, prediction_type=config.prediction_type, **config.model_options)
-    return {"arch": "mlp", **cfg.to_dict()}
-
-
-def learning_rate_at(config: TrainConfig, step: int, elapsed_s: float = 0.0) -> float:
-    """Linear warm-up, then constant or cosine decay to 10% of the peak at the end of the run.
-
-    With a time budget, "the end" is whichever comes first: the last step or the last second.
-    """
-    if config.warmup_steps and step < config.warmup_steps:
-        return config.learning_rate * (step + 1) / config.warmup_steps
-    if config.lr_decay == "constant":
-        return config.learning_rate
-    span = max(1, config.steps - config.warmup_steps)
-    progress = min(1.0, (step - config.warmup_steps) / span)
-    if config.time_budget_s:
-        progress = max(progress, min(1.0, elapsed_s / config.time_budget_s))
-    return config.learning_rate * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
-
-
-def loss_weights(config: TrainConfig, schedule: NoiseSchedule, t: torch.Tensor) -> torch.Tensor | None:
-    """min-SNR-γ weights (Hang et al. 2023, eq. 10) expressed for each objective; None for uniform."""
-    if config.loss_weighting == "none":
-        return None
-    snr = schedule.snr.to(t.device)[t].float()
-    clipped = snr.clamp(max=5.0)
-    if config.prediction_type == "eps":
-        return clipped / snr
-    if config.prediction_type == "v":
-        return clipped / (snr + 1)
-    return clipped
-
-
-@torch.no_grad()
-def update_ema(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
-    for e, p in zip(ema.parameters(), model.parameters(), strict=True):
-        e.lerp_(p.detach(), 1.0 - decay)
-    for e, b in zip(ema.buffers(), model.buffers(), strict=True):
-        e.copy_(b)
+from core.training.config import NUM_TIMESTEP_BUCKETS, TrainConfig, build_schedule, load_training_data, model_config_for
+from core.training.control import TrainingControl
+from core.training.events import (
+    CheckpointSaved,
+    Finished,
+    Paused,
+    Preview,
+    Resumed,
+    Started,
+    StepEvent,
+    TimestepLosses,
+    TrainEvent,
+    TrainingDiverged,
+    TrainingError,
+)
+from core.training.objective import learning_rate_at, loss_weights, update_ema
 
 
 @torch.no_grad()
