@@ -1,4 +1,4 @@
-"""The main window: a sidebar with the four views, menus, a status area, drag and drop, persistence.
+"""The main window: a sidebar with the views, menus, a status area, drag and drop, persistence.
 
 Views are built once and kept in a ``QStackedWidget``; the window only talks to them through the
 contract in ``desktop_app/views/__init__.py`` (``title``, ``status_changed``, ``shutdown()``,
@@ -35,14 +35,15 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMenu,
     QMessageBox,
-    QProgressBar,
     QStackedWidget,
-    QStyle,
-    QVBoxLayout,
     QWidget,
 )
 
-from desktop_app import APP_NAME, __version__
+from desktop_app import APP_NAME
+from desktop_app.window.exporting import default_checkpoint_dir, run_export
+from desktop_app.window.help_texts import ABOUT_TEXT, shortcuts_help
+from desktop_app.window.loading_page import LoadingPage
+from desktop_app.window.view_specs import HEAVY_MODULES, VIEW_ICONS, VIEW_SPECS, view_class
 
 log = logging.getLogger(__name__)
 
@@ -50,94 +51,6 @@ DEFAULT_SIZE = QSize(1280, 800)
 CHECKPOINT_SUFFIXES = (".safetensors",)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 CHECKPOINT_FILTER = "Diffusion Lab checkpoints (*.safetensors);;All files (*)"
-
-SHORTCUTS_HELP = """
-<h3>Keyboard shortcuts</h3>
-<table cellspacing="6">
-<tr><td><b>Ctrl+1 … Ctrl+4</b></td><td>Forward process, Schedules, Train, Generate</td></tr>
-<tr><td><b>Ctrl+O</b></td><td>open an image as x<sub>0</sub> (Forward process)</td></tr>
-<tr><td><b>Ctrl+Shift+O</b></td><td>open a checkpoint (Generate)</td></tr>
-<tr><td><b>Ctrl+E</b></td><td>export what the current view shows (also File ▸ Export)</td></tr>
-<tr><td><b>Ctrl+Q</b></td><td>quit</td></tr>
-<tr><td colspan="2"><br><b>On a timeline</b> (click it first)</td></tr>
-<tr><td><b>← / →</b></td><td>one step back / forward</td></tr>
-<tr><td><b>Shift+← / →</b></td><td>ten steps</td></tr>
-<tr><td><b>Home / End</b></td><td>first / last step</td></tr>
-<tr><td><b>Space</b></td><td>play / pause</td></tr>
-</table>
-<p>Drop an image file onto the window to see it noised; drop a <i>.safetensors</i> checkpoint to sample from it.</p>
-"""
-
-ABOUT_TEXT = f"""
-<h3>{APP_NAME} {__version__}</h3>
-<p>Learn how diffusion models work by watching them: scrub the forward process, compare noise
-schedules, train a small denoiser live and step through sampling.</p>
-<p>Built on PyTorch, PySide6 and pyqtgraph. Follows Ho et al. 2020 (DDPM), Song et al. 2021 (DDIM),
-Nichol &amp; Dhariwal 2021 (Improved DDPM) and Karras et al. 2022 (EDM).</p>
-"""
-
-
-# (sidebar title, module, class): the titles are known without importing the views (which import torch).
-VIEW_SPECS = (
-    ("Forward process", "desktop_app.views.forward_view", "ForwardView"),
-    ("Schedules", "desktop_app.views.schedules_view", "SchedulesView"),
-    ("Train", "desktop_app.views.train_view", "TrainView"),
-    ("Generate", "desktop_app.views.generate_view", "GenerateView"),
-)
-VIEW_ICONS = (
-    QStyle.StandardPixmap.SP_MediaSeekForward,
-    QStyle.StandardPixmap.SP_FileDialogDetailedView,
-    QStyle.StandardPixmap.SP_BrowserReload,
-    QStyle.StandardPixmap.SP_DialogApplyButton,
-)
-# What the background thread imports before the views are built: everything heavy they need.
-HEAVY_MODULES = (
-    "torch",
-    "numpy",
-    "core.diffusion.schedules",
-    "core.diffusion.samplers",
-    "core.training",
-    "core.models.unet",
-    "core.data",
-)
-
-
-def _view_class(module_name: str, class_name: str) -> type:
-    import importlib
-
-    return getattr(importlib.import_module(module_name), class_name)
-
-
-def _view_classes() -> list[tuple[str, type]]:
-    """(title, class) of the four views, in sidebar order (imported here: they import torch)."""
-    return [(title, _view_class(module, name)) for title, module, name in VIEW_SPECS]
-
-
-class LoadingPage(QWidget):
-    """Stands in for a view until it is built: says what is happening, with a busy bar."""
-
-    def __init__(self, title: str, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.title = title
-        heading = QLabel(f"<h2>{title}</h2>")
-        heading.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.message = QLabel("Starting PyTorch and loading the bundled models…")
-        self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.message.setWordWrap(True)
-        self.bar = QProgressBar()
-        self.bar.setRange(0, 0)  # busy: Qt animates it without Python, so it moves while torch loads
-        self.bar.setTextVisible(False)
-        self.bar.setFixedWidth(280)
-        layout = QVBoxLayout(self)
-        layout.addStretch(2)
-        layout.addWidget(heading)
-        layout.addWidget(self.message)
-        layout.addWidget(self.bar, alignment=Qt.AlignmentFlag.AlignHCenter)
-        layout.addStretch(3)
-
-    def show_error(self, text: str) -> None:
-        self.bar.hide()
-        self.message.setText(text)
 
 
 class MainWindow(QMainWindow):
@@ -282,7 +195,7 @@ class MainWindow(QMainWindow):
         index = self.titles.index(title)
         _module, module_name, class_name = VIEW_SPECS[index]
         started = time.perf_counter()
-        view = _view_class(module_name, class_name)(self.settings, self)
+        view = view_class(module_name, class_name)(self.settings, self)
         log.info("Built the %s view in %.2f s", title, time.perf_counter() - started)
         placeholder = self.stack.widget(index)
         was_current = self.stack.currentIndex() == index
@@ -493,7 +406,7 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def _on_open_checkpoint(self) -> None:
-        folder = str(self.settings.value("main/last_checkpoint_dir", _default_checkpoint_dir()))
+        folder = str(self.settings.value("main/last_checkpoint_dir", default_checkpoint_dir()))
         path, _ = QFileDialog.getOpenFileName(self, "Open a checkpoint", folder, CHECKPOINT_FILTER)
         if path:
             self.open_path(path)
@@ -522,35 +435,11 @@ class MainWindow(QMainWindow):
 
     def run_export(self, export_action, path: str | Path | None = None) -> Path | None:
         """Ask where to save (unless ``path`` is given), write the file, report success or the error."""
-        if path is None:
-            folder = Path(str(self.settings.value("main/last_export_dir", _default_export_dir())))
-            chosen, _ = QFileDialog.getSaveFileName(
-                self,
-                export_action.label.rstrip("…"),
-                str(folder / export_action.default_name),
-                export_action.file_filter,
-            )
-            if not chosen:
-                return None
-            path = chosen
-        path = Path(path)
-        if not path.suffix:
-            path = path.with_suffix(Path(export_action.default_name).suffix)
-        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
-        try:
-            written = export_action.write(path)
-        except (OSError, ValueError) as error:
-            QApplication.restoreOverrideCursor()
-            QMessageBox.warning(self, "Export failed", f"Could not write {path.name}:\n{error}")
-            return None
-        QApplication.restoreOverrideCursor()
-        self.settings.setValue("main/last_export_dir", str(path.parent))
-        self.statusBar().showMessage(f"Saved {written}", 8000)
-        return written
+        return run_export(self, self.settings, export_action, path)
 
     @Slot()
     def _on_shortcuts(self) -> None:
-        QMessageBox.information(self, "Keyboard shortcuts", SHORTCUTS_HELP)
+        QMessageBox.information(self, "Keyboard shortcuts", shortcuts_help(self.titles))
 
     @Slot()
     def _on_about(self) -> None:
@@ -572,21 +461,3 @@ def _call_text(view: QWidget, method: str) -> str:
         return str(fn() or "") if fn is not None else ""
     except Exception:  # a status line is never worth an error dialog
         return ""
-
-
-def _default_export_dir() -> str:
-    try:
-        from desktop_app.paths import exports_dir
-
-        return str(exports_dir())
-    except OSError:
-        return str(Path.home())
-
-
-def _default_checkpoint_dir() -> str:
-    try:
-        from desktop_app.paths import checkpoints_dir
-
-        return str(checkpoints_dir())
-    except OSError:
-        return str(Path.home())

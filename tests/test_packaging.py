@@ -69,22 +69,42 @@ def test_import_contracts_hold_for_the_repository():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.skipif(_lint_imports() is None, reason="import-linter is not installed")
-def test_import_contract_catches_a_core_module_that_imports_qt(tmp_path):
-    """The same contracts, run on a throwaway copy where core imports PySide6, must fail."""
+def _throwaway_project(tmp_path, extra_modules: dict[str, str]) -> subprocess.CompletedProcess:
+    """Run the repository's import contracts on a skeleton of core/ (every layered part, empty) plus
+    ``extra_modules`` ({"core/plot.py": source}), and return lint-imports' result."""
+    contracts = {c["name"]: c for c in PYPROJECT["tool"]["importlinter"]["contracts"]}
+    parts = [part.strip() for level in contracts["core's parts are layered"]["layers"] for part in level.split("|")]
     (tmp_path / "core").mkdir()
     (tmp_path / "core" / "__init__.py").write_text("")
-    (tmp_path / "core" / "plot.py").write_text("from PySide6 import QtWidgets\n")
+    for part in parts:
+        (tmp_path / "core" / part).mkdir()
+        (tmp_path / "core" / part / "__init__.py").write_text("")
     (tmp_path / "desktop_app").mkdir()
     (tmp_path / "desktop_app" / "__init__.py").write_text("import core\n")
+    for relative, source in extra_modules.items():
+        (tmp_path / relative).write_text(source)
     pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
     (tmp_path / "pyproject.toml").write_text(pyproject[pyproject.index("[tool.importlinter]") :])
     env = {**os.environ, "PYTHONPATH": str(tmp_path)}
-    result = subprocess.run(
+    return subprocess.run(
         [_lint_imports(), "--no-cache"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240
     )
+
+
+@pytest.mark.skipif(_lint_imports() is None, reason="import-linter is not installed")
+def test_import_contract_catches_a_core_module_that_imports_qt(tmp_path):
+    """The same contracts, run on a throwaway copy where core imports PySide6, must fail."""
+    result = _throwaway_project(tmp_path, {"core/plot.py": "from PySide6 import QtWidgets\n"})
     assert result.returncode != 0
     assert "core.plot -> PySide6" in result.stdout
+
+
+@pytest.mark.skipif(_lint_imports() is None, reason="import-linter is not installed")
+def test_import_contract_catches_a_lower_part_of_core_that_imports_a_higher_one(tmp_path):
+    """core.diffusion (low) importing core.training (high) breaks the layers and must fail."""
+    result = _throwaway_project(tmp_path, {"core/diffusion/loss.py": "import core.training\n"})
+    assert result.returncode != 0
+    assert "core.diffusion.loss -> core.training" in result.stdout
 
 
 # --- build.spec ----------------------------------------------------------------------------------

@@ -12,6 +12,11 @@ from core.diffusion.guidance import (
 from core.diffusion.ideal_denoiser import (
     IdealDenoiser,
 )
+from core.diffusion.markov_chain import (
+    DEFAULT_CHAIN_BUDGET_BYTES,
+    DEFAULT_CHAIN_CHUNK,
+    MarkovChainCache,
+)
 from core.diffusion.prediction import (
     PREDICTION_TYPES,
     Denoised,
@@ -75,12 +80,15 @@ __all__ = [
     "ClassifierFreeGuidance",
     "CountingDenoiser",
     "DEFAULT_BUDGET_BYTES",
+    "DEFAULT_CHAIN_BUDGET_BYTES",
+    "DEFAULT_CHAIN_CHUNK",
     "DEFAULT_MAX_IMAGES",
     "DEFAULT_MAX_POINTS",
     "DEFAULT_STEPS",
     "Denoised",
     "IdealDenoiser",
     "MAX_TIMESTEPS",
+    "MarkovChainCache",
     "MIN_TIMESTEPS",
     "NoiseSchedule",
     "PREDICTION_TYPES",

@@ -1,0 +1,75 @@
+"""The pictures of the Forward process view: x_t, ε and √ᾱ_t·x_0 side by side, or a scatter of points."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtWidgets import QHBoxLayout, QStackedWidget, QWidget
+
+from desktop_app.widgets.image_panel import ImagePanel
+
+NOISE_LEVELS = (-3.0, 3.0)  # ε ~ N(0, 1): ±3σ covers 99.7 % of values
+IMAGE_LEVELS = (-1.0, 1.0)
+IMAGES_PAGE, POINTS_PAGE = 0, 1
+
+
+class FramePanel(QStackedWidget):
+    """Two pages: three image panels (x_t, noise ε, signal part) for images, one plot for 2-D points.
+
+    Items are created once; ``show_frame`` only pushes arrays. A fixed ε (closed form) is uploaded
+    once per source and seed; the chain's ε changes with t and is uploaded every frame.
+    """
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.xt_panel = ImagePanel("x_t  (what the model sees)")
+        self.noise_panel = ImagePanel("noise ε")
+        self.signal_panel = ImagePanel("signal part √ᾱ_t · x_0")
+        images = QWidget()
+        image_row = QHBoxLayout(images)
+        image_row.setContentsMargins(0, 0, 0, 0)
+        for panel in (self.xt_panel, self.noise_panel, self.signal_panel):
+            image_row.addWidget(panel, stretch=1)
+
+        self.points_plot = pg.PlotWidget()
+        self.points_plot.setAspectLocked(True)
+        self.points_plot.setMenuEnabled(False)
+        self.points_plot.showGrid(x=True, y=True, alpha=0.2)
+        self.points_plot.setXRange(-3.5, 3.5)
+        self.points_plot.setYRange(-3.5, 3.5)
+        self.points_plot.addLegend(offset=(-8, 8))
+        self.points_x0_item = pg.ScatterPlotItem(size=3, pen=None, brush=pg.mkBrush(150, 150, 150, 90), name="x_0")
+        self.points_xt_item = pg.ScatterPlotItem(size=4, pen=None, brush=pg.mkBrush(90, 160, 230, 200), name="x_t")
+        self.points_plot.addItem(self.points_x0_item)
+        self.points_plot.addItem(self.points_xt_item)
+        self.addWidget(images)
+        self.addWidget(self.points_plot)
+        self._points = False
+        self._noise_uploaded = False
+
+    def show_source(self, x0: np.ndarray, is_points: bool) -> None:
+        """A new source or seed: show the points of x_0 (or none), and upload ε again on the next frame."""
+        self._points = is_points
+        if is_points:
+            self.points_x0_item.setData(pos=x0)
+        else:
+            self._noise_uploaded = False
+            self.points_x0_item.setData(pos=np.zeros((0, 2)))
+
+    def show_page(self) -> None:
+        self.setCurrentIndex(POINTS_PAGE if self._points else IMAGES_PAGE)
+
+    def invalidate_noise(self) -> None:
+        """Upload ε again on the next frame (the mode changed)."""
+        self._noise_uploaded = False
+
+    def show_frame(self, x_t: np.ndarray, eps: np.ndarray, signal: np.ndarray, fixed_noise: bool) -> None:
+        """Push one frame; ``fixed_noise`` when ε is the same for every t (closed form)."""
+        if self._points:
+            self.points_xt_item.setData(pos=x_t)
+            return
+        self.xt_panel.set_batch(x_t, IMAGE_LEVELS)  # a square grid: the biggest tiles in a square-ish panel
+        self.signal_panel.set_batch(signal, IMAGE_LEVELS)
+        if not fixed_noise or not self._noise_uploaded:  # a fixed ε is uploaded once
+            self.noise_panel.set_batch(eps, NOISE_LEVELS)
+            self._noise_uploaded = fixed_noise

@@ -1,0 +1,37 @@
+"""The texts of the Help menu: keyboard shortcuts and About."""
+
+from __future__ import annotations
+
+from desktop_app import APP_NAME, __version__
+
+
+def shortcuts_help(titles: list[str]) -> str:
+    """The shortcuts table; the Ctrl+number lines follow the window's views."""
+    view_keys = "".join(f"<tr><td><b>Ctrl+{i + 1}</b></td><td>{title}</td></tr>" for i, title in enumerate(titles[:9]))
+    return SHORTCUTS_TEMPLATE.replace("{view_keys}", view_keys)
+
+
+SHORTCUTS_TEMPLATE = """
+<h3>Keyboard shortcuts</h3>
+<table cellspacing="6">
+{view_keys}
+<tr><td><b>Ctrl+O</b></td><td>open an image as x<sub>0</sub> (Forward process)</td></tr>
+<tr><td><b>Ctrl+Shift+O</b></td><td>open a checkpoint (Generate)</td></tr>
+<tr><td><b>Ctrl+E</b></td><td>export what the current view shows (also File ▸ Export)</td></tr>
+<tr><td><b>Ctrl+Q</b></td><td>quit</td></tr>
+<tr><td colspan="2"><br><b>On a timeline</b> (click it first)</td></tr>
+<tr><td><b>← / →</b></td><td>one step back / forward</td></tr>
+<tr><td><b>Shift+← / →</b></td><td>ten steps</td></tr>
+<tr><td><b>Home / End</b></td><td>first / last step</td></tr>
+<tr><td><b>Space</b></td><td>play / pause</td></tr>
+</table>
+<p>Drop an image file onto the window to see it noised; drop a <i>.safetensors</i> checkpoint to sample from it.</p>
+"""
+
+ABOUT_TEXT = f"""
+<h3>{APP_NAME} {__version__}</h3>
+<p>Learn how diffusion models work by watching them: scrub the forward process, compare noise
+schedules, train a small denoiser live and step through sampling.</p>
+<p>Built on PyTorch, PySide6 and pyqtgraph. Follows Ho et al. 2020 (DDPM), Song et al. 2021 (DDIM),
+Nichol &amp; Dhariwal 2021 (Improved DDPM) and Karras et al. 2022 (EDM).</p>
+"""
