@@ -34,11 +34,16 @@ from core.data.idx import (
     pad_images,
     read_idx,
 )
-from core.data.image_folder import (
+from core.data.image_file import (
     IMAGE_EXTENSIONS,
+    IMAGE_FILE_FILTER,
     MAX_IMAGE_PIXELS,
-    load_image_folder,
+    ImageFileError,
+    load_fitted_image,
+    load_square_image,
+    open_image_file,
 )
+from core.data.image_folder import load_image_folder
 from core.data.images import (
     PALETTE,
     make_grid,
@@ -90,6 +95,11 @@ __all__ = [
     "FASHION_MNIST_CLASSES",
     "FASHION_MNIST_FILES",
     "IMAGE_EXTENSIONS",
+    "IMAGE_FILE_FILTER",
+    "ImageFileError",
+    "load_fitted_image",
+    "load_square_image",
+    "open_image_file",
     "ImageDataset",
     "MAX_DRAWING_BYTES",
     "MAX_IDX_BYTES",

@@ -2,59 +2,13 @@
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from core.data.base import DatasetError, ImageDataset, uint8_to_unit_range
-
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
-MAX_IMAGE_PIXELS = 120_000_000  # 120 megapixels: a 10000×10000 scan loads, a decompression bomb does not
-
-
-def _load_one_image(path: Path, size: int, channels: int) -> np.ndarray:
-    """Open, centre-crop and resize one image to uint8 (size, size, channels); DatasetError if not possible."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # we apply our own limit below
-            with Image.open(path) as image:
-                width, height = image.size
-                if width * height > MAX_IMAGE_PIXELS:
-                    raise DatasetError(
-                        f"{path}: image is {width}×{height} pixels ({width * height / 1e6:.0f} megapixels), "
-                        f"over the {MAX_IMAGE_PIXELS / 1e6:.0f}-megapixel limit that protects memory "
-                        "(a 'decompression bomb' guard); shrink it first."
-                    )
-                # JPEG can decode straight at 1/2, 1/4 or 1/8 scale: a 10000×10000 photo never
-                # occupies full size in memory. draft() keeps both sides ≥ the requested size.
-                image.draft("RGB" if channels == 3 else "L", (size, size))
-                image = ImageOps.exif_transpose(image)  # phone photos store their rotation in EXIF
-                if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
-                    background = Image.new("RGBA", image.size, (255, 255, 255, 255))  # transparency → white
-                    image = Image.alpha_composite(background, image.convert("RGBA"))
-                image = image.convert("RGB" if channels == 3 else "L")
-                width, height = image.size
-                side = min(width, height)
-                left, top = (width - side) // 2, (height - side) // 2
-                # Crop first: resize(box=...) would let the filter reach pixels outside the crop.
-                image = image.crop((left, top, left + side, top + side))
-                image = image.resize((size, size), Image.Resampling.LANCZOS, reducing_gap=3.0)
-                pixels = np.asarray(image, dtype=np.uint8)
-    except DatasetError:
-        raise
-    except Image.DecompressionBombError as error:
-        raise DatasetError(
-            f"{path}: image is far too large to open safely (a 'decompression bomb' guard): {error}"
-        ) from error
-    except UnidentifiedImageError as error:
-        raise DatasetError(f"{path}: not an image Pillow can read (unknown or damaged format).") from error
-    except (OSError, ValueError, SyntaxError, EOFError) as error:
-        raise DatasetError(f"{path}: damaged or truncated image ({error}).") from error
-    return pixels.reshape(size, size, channels)
+from core.data.image_file import IMAGE_EXTENSIONS, load_square_image
 
 
 def _list_folder(root: Path) -> tuple[list[tuple[Path, int]], list[str], list[tuple[str, str]]]:
@@ -126,11 +80,11 @@ def load_image_folder(
     pixels, labels = [], []
     for file, label in files:
         try:
-            pixels.append(_load_one_image(file, size, channels))
+            pixels.append(load_square_image(file, size, channels))
         except DatasetError as error:
             if strict:
                 raise
-            skipped.append((str(file), str(error).removeprefix(f"{file}: ")))
+            skipped.append((str(file), str(error)))
             continue
         labels.append(label)
     if not pixels:

@@ -27,6 +27,7 @@ import numpy as np
 from PySide6.QtCore import QSettings, Signal, Slot
 from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QMessageBox, QVBoxLayout, QWidget
 
+from core.data.image_file import IMAGE_FILE_FILTER, MAX_IMAGE_PIXELS
 from core.diffusion import DEFAULT_CHAIN_BUDGET_BYTES, MarkovChainCache, NoiseSchedule, make_schedule
 from desktop_app import export
 from desktop_app.views.forward.chain_worker import ChainWorker
@@ -38,9 +39,7 @@ from desktop_app.views.forward.schedule_panel import ScheduleChoice, SchedulePan
 from desktop_app.views.forward.source_panel import SourceChoice, SourcePanel
 from desktop_app.views.forward.sources import (
     IMAGE_COUNTS,
-    IMAGE_FILE_FILTER,
     MAX_COMPUTE_SIDE,
-    MAX_IMAGE_PIXELS,
     POINT_COUNT,
     SOURCE_FASHION,
     SOURCE_POINTS,

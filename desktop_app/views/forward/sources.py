@@ -6,16 +6,15 @@ opens any image Pillow reads and raises ``ImageLoadError`` with a sentence namin
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from core.data.image_file import ImageFileError, load_fitted_image
+
 MAX_COMPUTE_SIDE = 256  # an opened image is downsized so its longer side is at most this (pixels)
-MAX_IMAGE_PIXELS = 120_000_000  # refuse decompression bombs before decoding
-IMAGE_FILE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.webp *.tif *.tiff);;All files (*)"
 IMAGE_COUNTS = (1, 8, 16, 64)
 POINT_COUNT = 1500
 
@@ -48,41 +47,10 @@ def load_image_source(path: str | Path, max_side: int = MAX_COMPUTE_SIDE) -> For
     Grayscale stays one channel, everything else becomes RGB (transparency over white).
     Raises ``ImageLoadError`` with a sentence naming the file for anything that is not a usable image.
     """
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
-    path = Path(path)
-    if not path.is_file():
-        raise ImageLoadError(f"“{path.name}” does not exist or is not a file.")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
-                width, height = image.size
-                if width * height > MAX_IMAGE_PIXELS:
-                    raise ImageLoadError(
-                        f"“{path.name}” is {width}×{height} pixels, larger than the "
-                        f"{MAX_IMAGE_PIXELS // 1_000_000}-megapixel limit that protects memory. Shrink it first."
-                    )
-                image.draft("RGB", (max_side, max_side))  # JPEG decodes straight at a reduced size
-                image = ImageOps.exif_transpose(image)
-                if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
-                    background = Image.new("RGBA", image.size, (255, 255, 255, 255))
-                    image = Image.alpha_composite(background, image.convert("RGBA"))
-                gray = image.mode in ("1", "L", "I", "I;16", "F")
-                image = image.convert("L" if gray else "RGB")
-                scale = min(1.0, max_side / max(image.size))
-                if scale < 1.0:
-                    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-                    image = image.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
-                pixels = np.asarray(image, dtype=np.uint8)
-    except ImageLoadError:
-        raise
-    except UnidentifiedImageError:
-        raise ImageLoadError(
-            f"“{path.name}” is not an image Diffusion Lab can read. Open a PNG, JPEG, BMP, GIF, WebP or TIFF file."
-        ) from None
-    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as error:
-        raise ImageLoadError(f"“{path.name}” could not be read as an image ({error}).") from error
+        pixels = load_fitted_image(path, max_side)
+    except ImageFileError as error:
+        raise ImageLoadError(str(error)) from error
     chw = pixels[None] if pixels.ndim == 2 else pixels.transpose(2, 0, 1)
     x0 = torch.from_numpy(np.array(chw, dtype=np.float32)).mul_(2.0 / 255.0).sub_(1.0)[None]
     return ForwardSource(name=path.name, x0=x0, kind="images")
