@@ -45,8 +45,12 @@ def describe_metadata(metadata: dict) -> str:
     if shape:
         parts.append("2-D points" if list(shape) == [2] else "×".join(str(s) for s in shape))
     names = metadata.get("class_names") or []
-    if names:
-        parts.append(f"{len(names)} classes")
+    # What the model is conditioned on (its stored config), not the dataset's labels: older checkpoints
+    # of unconditional models trained on labelled data list the dataset's class names too.
+    built_for = (metadata.get("model_config") or {}).get("num_classes")
+    classes = int(built_for) if isinstance(built_for, int) else len(names)
+    if classes:
+        parts.append(f"{classes} classes")
     step = metadata.get("step")
     if step:
         parts.append(f"step {step:,}")

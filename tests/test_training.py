@@ -158,3 +158,47 @@ def test_bad_settings():
         TrainConfig.from_dict({"nonsense": 1})
     with pytest.raises(ValueError):
         list(train(dataclasses.replace(TrainConfig(), model="small")))
+
+
+def _tiny_toy(path, **overrides):
+    base = dict(dataset="toy:two_moons", steps=6, batch_size=16, preview_every=0, checkpoint_path=str(path), seed=5)
+    base.update(overrides)
+    return TrainConfig(**base)
+
+
+def test_a_resumed_run_starts_with_the_loss_history_saved_before_it(tmp_path):
+    path = tmp_path / "run.safetensors"
+    first = _run(_tiny_toy(path))
+    logged = [(e.step, e.loss, e.grad_norm) for e in first if isinstance(e, StepEvent)]
+    assert len(first[0].history) == 0  # a fresh run has no past
+
+    resumed = _run(_tiny_toy(path, steps=9), resume_from=path)
+    started = resumed[0]
+    assert started.start_step == 6
+    assert list(zip(started.history.steps, started.history.losses, started.history.grad_norms)) == logged
+
+    # The history grows with the run and is saved again, so a second resume sees all nine steps.
+    again = _run(_tiny_toy(path, steps=10), resume_from=path)
+    later = [e.step for e in resumed if isinstance(e, StepEvent)]
+    assert again[0].history.steps == [s for s, _, _ in logged] + later == list(range(1, 10))
+
+
+def test_a_checkpoint_saved_without_a_loss_history_still_resumes(tmp_path):
+    from core.io import save_checkpoint
+
+    path = tmp_path / "old.safetensors"
+    _run(_tiny_toy(path))
+    saved = load_checkpoint(path, with_training_state=True)
+    state = {k: v for k, v in saved.training_state.items() if k != "loss_history"}  # as older versions wrote it
+    save_checkpoint(path, saved.model, schedule=saved.schedule, metadata=saved.metadata, training_state=state)
+
+    resumed = _run(_tiny_toy(path, steps=8), resume_from=path)
+    assert resumed[0].start_step == 6 and len(resumed[0].history) == 0 and resumed[-1].step == 8
+
+
+def test_only_a_class_conditional_model_names_classes_in_its_metadata(tmp_path):
+    unconditional = _run(_tiny_toy(tmp_path / "u.safetensors", class_conditional=False, steps=2))[-1]
+    conditional = _run(_tiny_toy(tmp_path / "c.safetensors", class_conditional=True, steps=2))[-1]
+    assert unconditional.metadata["class_names"] == [] and unconditional.model.num_classes == 0
+    assert len(conditional.metadata["class_names"]) == conditional.model.num_classes == 2
+    assert load_checkpoint(tmp_path / "u.safetensors").metadata["class_names"] == []

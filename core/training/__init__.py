@@ -23,6 +23,7 @@ from core.training.events import (
     TrainingDiverged,
     TrainingError,
 )
+from core.training.history import LossHistory
 from core.training.loop import measure_step_time, preview_samples, train
 from core.training.objective import learning_rate_at, loss_weights, update_ema
 
@@ -30,6 +31,7 @@ __all__ = [
     "CheckpointSaved",
     "Finished",
     "LOSS_WEIGHTINGS",
+    "LossHistory",
     "NUM_TIMESTEP_BUCKETS",
     "PRECISIONS",
     "Paused",

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
 from core.diffusion.schedules import NoiseSchedule
 from core.training.config import TrainConfig
+from core.training.history import LossHistory
 
 
 class TrainingError(RuntimeError):
@@ -29,6 +30,7 @@ class Started:
     class_names: list[str]
     image_shape: tuple[int, ...]  # (C, H, W) for images, (2,) for points
     start_step: int
+    history: LossHistory = field(default_factory=LossHistory)  # the logged steps before start_step (resumed runs)
 
 
 @dataclass

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F  # noqa: N812
 
-from core.data import ImageDataset, MinibatchSampler
+from core.data import ImageDataset
 from core.diffusion.forward_process import q_sample
 from core.diffusion.guidance import ClassifierFreeGuidance
 from core.diffusion.prediction import training_target
@@ -35,6 +35,7 @@ from core.models.registry import build_denoiser, count_parameters
 from core.runtime.device import autocast_context, describe_device, resolve_precision, select_device, set_threads
 from core.training.config import NUM_TIMESTEP_BUCKETS, TrainConfig, build_schedule, load_training_data, model_config_for
 from core.training.control import TrainingControl
+from core.training.distributed import DistributedContext
 from core.training.events import (
     CheckpointSaved,
     Finished,
@@ -48,6 +49,7 @@ from core.training.events import (
     TrainingDiverged,
     TrainingError,
 )
+from core.training.history import LossHistory
 from core.training.objective import learning_rate_at, loss_weights, update_ema
 
 
@@ -72,12 +74,16 @@ def preview_samples(
     return x.float().cpu().numpy()
 
 
-def _metadata(config: TrainConfig, data, device, step: int, elapsed: float, loss: float | None) -> dict:
+def _metadata(
+    config: TrainConfig, data, device, step: int, elapsed: float, loss: float | None, num_classes: int
+) -> dict:
+    """What the saved model is. ``class_names`` only for a class-conditional model: an unconditional
+    model trained on labelled data knows no classes, so nothing that describes it may name any."""
     shape = tuple(data.images.shape[1:]) if isinstance(data, ImageDataset) else (2,)
     return {
         "dataset": config.dataset,
         "dataset_name": getattr(data, "name", config.dataset),
-        "class_names": list(data.class_names or []),
+        "class_names": list(data.class_names or [])[:num_classes],
         "image_shape": list(shape),
         "prediction_type": config.prediction_type,
         "step": step,
@@ -102,13 +108,16 @@ def train(
     *,
     resume_from: str | Path | None = None,
     checkpoint_dir: str | Path | None = None,
+    distributed: DistributedContext | None = None,
 ) -> Iterator[TrainEvent]:
     """Train a denoiser, yielding events. See the module docstring.
 
     ``resume_from`` continues a run saved with its training state: same weights, optimizer
     moments, EMA, step, data order and random-number state, so an interrupted run ends exactly as
     an uninterrupted one would (on the CPU). ``checkpoint_dir`` is where autosaves go when
-    ``config.checkpoint_path`` is not set.
+    ``config.checkpoint_path`` is not set. ``distributed`` makes this process one of several
+    training together (``core.training.distributed``): ``config.batch_size`` is then the global
+    batch, and only rank 0 writes checkpoints and draws previews.
     """
     control = control or TrainingControl()
     resumed = None
@@ -128,7 +137,8 @@ def train(
         config = dataclasses.replace(saved, **{k: getattr(config, k) for k in keep})
 
     set_threads(config.threads)
-    device = select_device(config.device)
+    world = distributed or DistributedContext()
+    device = world.device_for(select_device(config.device))
     precision = resolve_precision(device, config.precision)
     data = load_training_data(config)
     schedule = build_schedule(config)
@@ -140,6 +150,7 @@ def train(
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     generator = torch.Generator().manual_seed(config.seed + 1)  # timesteps, noise and label dropout (CPU)
     start_step, elapsed_before = 0, 0.0
+    history = LossHistory()  # every logged step of the run, resumed parts included
     if resumed is not None:
         state = resumed.training_state
         model.load_state_dict(state["online"])
@@ -149,9 +160,14 @@ def train(
         torch.set_rng_state(state["torch_rng"])
         start_step = int(state["step"])
         elapsed_before = float(state.get("elapsed_s", 0.0))
+        try:  # checkpoints saved before the history was stored have none
+            history = LossHistory.from_state(state.get("loss_history"))
+        except ValueError as error:
+            raise TrainingError(f"{Path(resume_from).name}: {error}.") from error
     num_classes = int(model_cfg.get("num_classes", 0))
-    sampler = MinibatchSampler(data, config.batch_size, seed=config.seed, start_step=start_step)
+    sampler = world.sampler(data, config.batch_size, seed=config.seed, start_step=start_step)
     scaler = torch.amp.GradScaler("cuda") if precision == "fp16" else None
+    net = world.wrap(model)  # DistributedDataParallel (gradients averaged in backward), or model alone
 
     # Fixed preview noise and labels, drawn from their own generator so previews never disturb training.
     preview_gen = torch.Generator().manual_seed(config.seed + 2)
@@ -174,6 +190,7 @@ def train(
         list(data.class_names or []),
         tuple(sampler.x.shape[1:]),
         start_step,
+        LossHistory(list(history.steps), list(history.losses), list(history.grad_norms)),
     )
 
     t0 = time.perf_counter()
@@ -195,19 +212,21 @@ def train(
             "torch_rng": torch.get_rng_state(),
             "step": step,
             "elapsed_s": elapsed(),
+            "loss_history": history.to_state(),
         }
-        save_checkpoint(
+        world.on_main(  # rank 0 writes (atomically); the others wait for it
+            save_checkpoint,
             path,
             ema,
             schedule=schedule,
-            metadata=_metadata(config, data, device, step, elapsed(), loss_value),
+            metadata=_metadata(config, data, device, step, elapsed(), loss_value, num_classes),
             training_state=training_state,
         )
         return CheckpointSaved(step, str(path), reason)
 
     model.train()
     while step < config.steps:
-        if config.time_budget_s and elapsed() >= config.time_budget_s:
+        if world.any(bool(config.time_budget_s) and elapsed() >= config.time_budget_s):
             break
         if control.paused and not control.stopped:
             yield Paused(step)
@@ -216,15 +235,16 @@ def train(
             yield Resumed(step)
         for path in control.take_save_requests():
             yield save(path, "requested")
-        if control.stopped:
+        if world.agree_to_stop(control):
             break
 
         x0, labels = sampler.next_batch()
         x0 = x0.to(device)
-        t = torch.randint(0, schedule.num_timesteps, (x0.shape[0],), generator=generator)
-        noise = torch.randn(x0.shape, generator=generator)
+        n = config.batch_size  # every process draws for the global batch and keeps its own share
+        t = world.shard(torch.randint(0, schedule.num_timesteps, (n,), generator=generator))
+        noise = world.shard(torch.randn((n, *x0.shape[1:]), generator=generator))
         if num_classes:
-            drop = torch.rand(x0.shape[0], generator=generator) < config.label_dropout
+            drop = world.shard(torch.rand(n, generator=generator)) < config.label_dropout
             labels = torch.where(drop, torch.full_like(labels, num_classes), labels).to(device)
         else:
             labels = None
@@ -236,13 +256,14 @@ def train(
         for group in optimizer.param_groups:
             group["lr"] = lr
         with autocast_context(device, precision):
-            output = model(x_t, t_dev, class_labels=labels)
+            output = net(x_t, t_dev, class_labels=labels)
         per_example = F.mse_loss(output.float(), target, reduction="none").reshape(x0.shape[0], -1).mean(dim=1)
         weights = loss_weights(config, schedule, t_dev)
         loss = per_example.mean() if weights is None else (per_example * weights).mean()
-        if not bool(torch.isfinite(loss)):
+        batch_loss = world.mean(loss.detach())  # the whole global batch's loss (loss itself when alone)
+        if not bool(torch.isfinite(batch_loss)):
             raise TrainingDiverged(
-                f"The loss became {float(loss.detach())} at step {step + 1}, so training stopped. "
+                f"The loss became {float(batch_loss)} at step {step + 1}, so training stopped. "
                 "This usually means the learning rate is too high: try a smaller one (for example half), "
                 "keep gradient clipping on, or use fp32 precision. The last saved checkpoint was not touched."
             )
@@ -262,7 +283,7 @@ def train(
         step += 1
         update_ema(ema, model, min(config.ema_decay, (1 + step) / (10 + step)))
 
-        loss_value = float(loss.detach())
+        loss_value = float(batch_loss)
         with torch.no_grad():
             buckets = (t * NUM_TIMESTEP_BUCKETS // schedule.num_timesteps).clamp(max=NUM_TIMESTEP_BUCKETS - 1)
             bucket_sum.index_add_(0, buckets, per_example.detach().double().cpu())
@@ -272,13 +293,15 @@ def train(
             now = time.perf_counter()
             rate = (step - last_log_step) * config.batch_size / max(now - last_log_time, 1e-9)
             last_log_time, last_log_step = now, step
+            history.append(step, loss_value, grad_norm)
             yield StepEvent(step, config.steps, loss_value, grad_norm, lr, rate, elapsed())
         if step % 50 == 0 or step == config.steps:
+            world.sum_(bucket_sum, bucket_count)
             means = (bucket_sum / bucket_count).tolist()
             yield TimestepLosses(step, bucket_edges, means)
             bucket_sum.zero_()
             bucket_count.zero_()
-        if config.preview_every and (step % config.preview_every == 0 or step == config.steps):
+        if world.is_main and config.preview_every and (step % config.preview_every == 0 or step == config.steps):
             yield Preview(
                 step,
                 preview_samples(
@@ -308,7 +331,7 @@ def train(
         elapsed(),
         ema_cpu,
         schedule,
-        _metadata(config, data, device, step, elapsed(), loss_value),
+        _metadata(config, data, device, step, elapsed(), loss_value, num_classes),
         final_path,
     )
 
