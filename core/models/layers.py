@@ -12,6 +12,8 @@ import math
 
 import torch
 
+from core.diffusion.prediction import check_prediction_type
+
 
 def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:
     """Sinusoidal features of the timesteps ``t`` (shape (B,)), returned as (B, ``dim``) float32.
@@ -86,3 +88,14 @@ def config_from_dict(cls, d: dict):
         )
     fixed = {k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items()}
     return cls(**fixed)
+
+
+def check_dropout_and_prediction_type(dropout, prediction_type) -> float:
+    """The checks every network config shares: dropout is a probability in [0, 1) (returned as a float)
+    and the prediction type is one of "eps", "x0", "v". Raises ValueError in words otherwise."""
+    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout must be a probability in [0, 1), not {dropout!r}.")
+    if not isinstance(prediction_type, str):
+        raise ValueError(f"prediction_type must be one of eps, x0, v, not {prediction_type!r}.")
+    check_prediction_type(prediction_type)
+    return float(dropout)

@@ -23,8 +23,13 @@ import torch
 import torch.nn.functional as F  # noqa: N812 - the usual torch alias
 from torch import nn
 
-from core.diffusion.prediction import check_prediction_type
-from core.models.layers import broadcast_timesteps, class_indices, config_from_dict, timestep_embedding
+from core.models.layers import (
+    broadcast_timesteps,
+    check_dropout_and_prediction_type,
+    class_indices,
+    config_from_dict,
+    timestep_embedding,
+)
 
 
 @dataclass
@@ -50,16 +55,7 @@ class MLPConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
                 raise ValueError(f"{name} must be a whole number of at least {minimum}, not {value!r}.")
-        if (
-            isinstance(self.dropout, bool)
-            or not isinstance(self.dropout, (int, float))
-            or not 0.0 <= self.dropout < 1.0
-        ):
-            raise ValueError(f"dropout must be a probability in [0, 1), not {self.dropout!r}.")
-        self.dropout = float(self.dropout)
-        if not isinstance(self.prediction_type, str):
-            raise ValueError(f"prediction_type must be one of eps, x0, v, not {self.prediction_type!r}.")
-        check_prediction_type(self.prediction_type)
+        self.dropout = check_dropout_and_prediction_type(self.dropout, self.prediction_type)
 
     def to_dict(self) -> dict:
         """JSON-ready settings; ``MLPConfig.from_dict`` reads them back."""

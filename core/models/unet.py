@@ -49,8 +49,13 @@ import torch.nn.functional as F  # noqa: N812 - the usual torch alias
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from core.diffusion.prediction import check_prediction_type
-from core.models.layers import broadcast_timesteps, class_indices, config_from_dict, timestep_embedding
+from core.models.layers import (
+    broadcast_timesteps,
+    check_dropout_and_prediction_type,
+    class_indices,
+    config_from_dict,
+    timestep_embedding,
+)
 
 # What measured fastest for CPU training on this project's reference machine (see the module docstring).
 DEFAULT_MEMORY_FORMAT = torch.contiguous_format
@@ -107,16 +112,7 @@ class UNetConfig:
         for name in ("mid_attention", "scale_shift_norm", "gradient_checkpointing"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be true or false, not {getattr(self, name)!r}.")
-        if (
-            isinstance(self.dropout, bool)
-            or not isinstance(self.dropout, (int, float))
-            or not 0.0 <= self.dropout < 1.0
-        ):
-            raise ValueError(f"dropout must be a probability in [0, 1), not {self.dropout!r}.")
-        self.dropout = float(self.dropout)
-        if not isinstance(self.prediction_type, str):
-            raise ValueError(f"prediction_type must be one of eps, x0, v, not {self.prediction_type!r}.")
-        check_prediction_type(self.prediction_type)
+        self.dropout = check_dropout_and_prediction_type(self.dropout, self.prediction_type)
         factor = 2 ** (len(self.channel_mult) - 1)
         if self.image_size % factor:
             raise ValueError(
