@@ -76,3 +76,18 @@ def test_log_y_frames_the_decades(plot):
     plot.flush()
     _, (y0, y1) = ranges(plot)
     assert y0 <= 0.001 and y1 >= 1.0 and y1 <= 1.2
+
+
+def test_the_smoothed_curve_follows_a_fast_early_fall_and_is_smooth_later(plot):
+    """A loss falling from 1.0 to 0.1 in ~100 steps, with noise: the smoothed value at step 150 is near
+    the true 0.1 (a fixed 50-step window showed ~0.13), and later it averages the noise away."""
+    rng = np.random.default_rng(0)
+    steps = np.arange(3000)
+    truth = 0.1 + 0.9 * np.exp(-steps / 20.0)
+    noisy = truth * (1.0 + 0.3 * rng.standard_normal(steps.size))
+    plot.append(steps, noisy)
+    _, raw, smoothed = plot.data()
+    assert np.array_equal(raw, noisy)
+    assert abs(smoothed[150] - truth[150]) < 0.15 * truth[150]
+    late = slice(2000, 3000)
+    assert np.std(smoothed[late] - truth[late]) < 0.25 * np.std(noisy[late] - truth[late])
