@@ -14,6 +14,8 @@ import torch
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QMessageBox
 
+from core.io import read_metadata
+from core.training import TrainConfig, train
 from desktop_app.views.train_view import TrainView
 
 torch.set_num_threads(1)
@@ -120,14 +122,49 @@ def test_a_completed_run_fills_every_plot_and_can_be_resumed(qtbot, view, tmp_pa
     assert csv_lines[0] == "step,loss,smoothed_loss,grad_norm" and len(csv_lines) == 51
     assert view.write_preview(tmp_path / "preview.png").stat().st_size > 0
 
-    # Load & resume continues from step 50 (a finished run trains for as many steps again).
+    # Load & resume continues from step 50 (a finished run trains for as many steps again), into a new
+    # file: the loaded checkpoint stays at step 50. The curve starts with the 50 steps stored in it.
     path = Path(finished.checkpoint_path)
+    losses_before = view.loss_plot.data()[1].copy()
     with qtbot.waitSignal(view.model_trained, timeout=120_000) as resumed:
         assert view.load_and_resume(path)
     wait_until_stopped(qtbot, view)
     assert resumed.args[0].step == 100
-    steps, _, _ = view.loss_plot.data()
-    assert steps[0] == 51 and steps[-1] == 100
+    new_path = Path(resumed.args[0].checkpoint_path)
+    assert new_path != path and new_path.is_file()
+    assert read_metadata(path)["step"] == 50 and read_metadata(new_path)["step"] == 100
+    steps, losses, _ = view.loss_plot.data()
+    assert list(steps) == list(range(1, 101)) and np.array_equal(losses[:50], losses_before)
+    assert len(view.grad_plot) == 100
+
+    # Only when the user chooses it does a resumed run write over the file it loaded.
+    with qtbot.waitSignal(view.model_trained, timeout=120_000) as overwritten:
+        assert view.load_and_resume(new_path, overwrite=True)
+    wait_until_stopped(qtbot, view)
+    assert overwritten.args[0].checkpoint_path == str(new_path) and read_metadata(new_path)["step"] == 200
+
+
+def test_resuming_a_run_leaves_the_form_as_the_user_had_it(qtbot, view, tmp_path):
+    # A 2-D toy run without classes, saved as Train saves its runs.
+    toy = tmp_path / "toy.safetensors"
+    config = TrainConfig(dataset="toy:swiss_roll", steps=20, batch_size=16, preview_every=0, checkpoint_path=str(toy))
+    for _ in train(config):
+        pass
+    # The user has set up a class-conditional Fashion-MNIST run, then resumes the toy run first.
+    view.dataset_combo.setCurrentIndex(view.dataset_combo.findData("fashion_mnist"))
+    view.conditional_check.setChecked(True)
+    view.steps_spin.setValue(1234)
+    with qtbot.waitSignal(view.model_trained, timeout=120_000) as resumed:
+        assert view.load_and_resume(toy)
+        # While it runs the form shows the resumed run's settings (locked).
+        assert view.dataset_spec() == "toy:swiss_roll" and view.steps_spin.value() == 40
+        assert not view.dataset_combo.isEnabled()
+    wait_until_stopped(qtbot, view)
+    assert resumed.args[0].metadata["class_names"] == []
+    # Afterwards the next run is the one the user set up, classes included.
+    after = view.config()
+    assert after.dataset == "fashion_mnist" and after.class_conditional and after.steps == 1234
+    assert view.conditional_check.isChecked() and view.dataset_combo.isEnabled()
 
 
 def test_shutdown_during_training_asks_and_leaves_no_thread_running(qtbot, view, monkeypatch):

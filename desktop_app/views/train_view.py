@@ -10,8 +10,10 @@ batches and hands them to its panels (desktop_app/views/train/), which draw them
   so improvement is visible while it trains.
 
 Start / Pause / Resume / Stop, Save (a resumable checkpoint), autosave every N steps and Load &
-resume. Every run writes its checkpoint to the user's ``checkpoints`` folder when it ends, and the
-trained model is handed to the Generate view (``model_trained``).
+resume. Every run writes its checkpoint to a new file in the user's ``checkpoints`` folder when it
+ends, and the trained model is handed to the Generate view (``model_trained``). A resumed run goes
+on into a new file too, unless the user chooses to overwrite the loaded one; its loss curve starts
+with the history stored in the checkpoint, and the form shows its settings only while it runs.
 
 Defaults: pressing Start with nothing changed trains an MLP on the 2-D swiss roll, which converges
 in well under a minute on a laptop CPU.
@@ -38,6 +40,7 @@ from desktop_app.views.train.formatting import format_count, format_duration
 from desktop_app.views.train.loss_curves import LossCurves
 from desktop_app.views.train.preview_panel import PreviewPanel, preview_picture
 from desktop_app.views.train.progress_panel import ProgressPanel
+from desktop_app.views.train.resume_question import ask_overwrite
 from desktop_app.views.train.run_controls import RunControls, RunState
 from desktop_app.views.train.saved_runs import CHECKPOINT_FILTER, CHECKPOINT_SUFFIX, new_checkpoint_path, resume_config
 from desktop_app.views.train.setup_panel import SetupPanel
@@ -66,6 +69,7 @@ class TrainView(QWidget):
         self._last_preview = None  # the latest Preview event (for File ▸ Export)
         self._run_parameters = 0  # the current / last run's number of parameters
         self._dataset_label = ""  # the current / last run's dataset, as core names it
+        self._form_before_resume: dict | None = None  # the user's form while a resumed run shows its own
 
         self.setup_panel = SetupPanel(settings, speed_probe=self.speed_probe_enabled)
         self.controls = RunControls()
@@ -194,15 +198,21 @@ class TrainView(QWidget):
         self._save_settings()
         self.start_training(config)
 
-    def start_training(self, config: TrainConfig, resume_from: str | Path | None = None) -> None:
-        """Start a run in a worker thread (the form is locked until it ends)."""
+    def start_training(
+        self, config: TrainConfig, resume_from: str | Path | None = None, overwrite: bool = False
+    ) -> bool:
+        """Start a run in a worker thread (the form is locked until it ends); False (and a message) if it cannot.
+
+        The run saves to a new file in the checkpoints folder; a resumed run saves over ``resume_from``
+        only when ``overwrite`` is True.
+        """
         if self.is_training():
             raise RuntimeError("A training run is already going on.")
         try:
-            path = Path(resume_from) if resume_from else new_checkpoint_path(config.dataset)
+            path = Path(resume_from) if resume_from and overwrite else new_checkpoint_path(config.dataset)
         except OSError as error:
             QMessageBox.warning(self, "Cannot start training", f"The checkpoints folder cannot be written: {error}")
-            return
+            return False
         config = dataclasses.replace(config, checkpoint_path=str(path))
         self._checkpoint_path = path
         self.estimate_label.cancel()
@@ -218,6 +228,7 @@ class TrainView(QWidget):
         self.progress_panel.show_message("Loading the data and building the model…")
         self._update_buttons()
         self.status_changed.emit("Training: starting…")
+        return True
 
     @Slot()
     def _on_pause_resume(self) -> None:
@@ -281,20 +292,33 @@ class TrainView(QWidget):
             return
         start = self._settings.value("train/last_checkpoint_folder", str(paths.checkpoints_dir()))
         path, _ = QFileDialog.getOpenFileName(self, "Resume a training run", str(start), CHECKPOINT_FILTER)
-        if path:
-            self._settings.setValue("train/last_checkpoint_folder", str(Path(path).parent))
-            self.load_and_resume(path)
+        if not path:
+            return
+        self._settings.setValue("train/last_checkpoint_folder", str(Path(path).parent))
+        overwrite = ask_overwrite(self, Path(path))
+        if overwrite is not None:
+            self.load_and_resume(path, overwrite=overwrite)
 
-    def load_and_resume(self, path: str | Path) -> bool:
-        """Fill the form from a checkpoint's settings and continue its run; False (and a message) if it cannot."""
+    def load_and_resume(self, path: str | Path, overwrite: bool = False) -> bool:
+        """Continue the run saved in ``path`` (into a new file unless ``overwrite``), showing its settings in the
+        form while it runs; False (and a message) if it cannot."""
         try:
             config = resume_config(path)
         except (CheckpointError, ValueError, OSError) as error:
             QMessageBox.warning(self, "Cannot resume this checkpoint", str(error))
             return False
+        self._form_before_resume = self.setup_panel.snapshot()
         self.set_config(config)
-        self.start_training(config, resume_from=path)
+        if not self.start_training(config, resume_from=path, overwrite=overwrite):
+            self._restore_form()
+            return False
         return True
+
+    def _restore_form(self) -> None:
+        """After a resumed run: the form shows the user's own settings again, not the checkpoint's."""
+        if self._form_before_resume is not None:
+            self.setup_panel.restore(self._form_before_resume)
+            self._form_before_resume = None
 
     def _update_buttons(self) -> None:
         running = self.is_training()
@@ -348,6 +372,8 @@ class TrainView(QWidget):
         self._run_parameters = int(event.num_parameters)
         self.preview_panel.show_kind(points)
         self.progress_panel.show_started(event, points)
+        if len(event.history):  # a resumed run: the curve before the resume point, from the checkpoint
+            self.curves.append(event.history.steps, event.history.losses, event.history.grad_norms)
         self.status_changed.emit(f"Training on {event.device}: {event.dataset_name}")
         self.estimate_label.time_run(self._run_parameters)  # no speed measured yet: this run is the measurement
 
@@ -384,6 +410,7 @@ class TrainView(QWidget):
         if self._thread is not None:
             self._thread.wait(2000)
         self._update_buttons()
+        self._restore_form()
 
     # ------------------------------------------------------------------------------------------
     # Export and closing
@@ -427,6 +454,7 @@ class TrainView(QWidget):
             stop_thread(self._thread, self._worker)
         self.setup_panel.shutdown()
         self.preview_panel.shutdown()
+        self._restore_form()
         self._save_settings()
         self._update_buttons()
         return True

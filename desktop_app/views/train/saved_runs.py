@@ -2,7 +2,7 @@
 
 Every run writes a resumable checkpoint (weights, optimiser and EMA state, and the TrainConfig in
 its metadata) to a new file in the user's ``checkpoints`` folder; Load & resume reads the settings
-back from such a file and continues the run.
+back from such a file and continues the run, into a new file unless the user chooses to overwrite.
 """
 
 from __future__ import annotations
@@ -21,10 +21,15 @@ CHECKPOINT_FILTER = "Checkpoints (*.safetensors)"  # for file dialogs
 
 
 def new_checkpoint_path(name: str) -> Path:
-    """A new file in the user's ``checkpoints`` folder (created if needed), named after ``name`` and the time."""
+    """A file that does not exist yet in the user's ``checkpoints`` folder (created if needed), named after
+    ``name`` and the time (two runs within one second get "-2", "-3"…: a run never writes over another)."""
     folder = paths.checkpoints_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    return folder / f"{slug(name)}-{time.strftime('%Y%m%d-%H%M%S')}{CHECKPOINT_SUFFIX}"
+    stem = f"{slug(name)}-{time.strftime('%Y%m%d-%H%M%S')}"
+    path, number = folder / f"{stem}{CHECKPOINT_SUFFIX}", 2
+    while path.exists():
+        path, number = folder / f"{stem}-{number}{CHECKPOINT_SUFFIX}", number + 1
+    return path
 
 
 def resume_config(path: str | Path) -> TrainConfig:

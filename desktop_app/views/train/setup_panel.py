@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QPushButton, QScrollAre
 from core.diffusion import MAX_TIMESTEPS, MIN_TIMESTEPS, SCHEDULE_KINDS
 from core.runtime import cpu_count
 from core.training import TrainConfig
-from desktop_app.views.train.data_picker import DEFAULT_DATASET, DRAWING_SPEC, FOLDER_SPEC, DataPicker
+from desktop_app.views.train.data_picker import DEFAULT_DATASET, DRAWING_SPEC, FOLDER_SPEC, DataPicker, has_classes
 from desktop_app.views.train.form_parts import compact_combo, field_value, group, select, show_field_value, spin
 from desktop_app.views.train.speed_estimate import SpeedEstimateLabel
 from desktop_app.widgets.form_helpers import device_combo
@@ -72,6 +72,7 @@ class SetupPanel(QScrollArea):
         for kind in SCHEDULE_KINDS:
             self.schedule_combo.addItem(kind, kind)
         self.schedule_combo.setCurrentIndex(self.schedule_combo.findData("cosine"))
+        self.schedule_combo.setToolTip("How the noise variance β_t grows from t = 0 to T (ᾱ_t = ∏ (1 − β_s))")
         self.timesteps_spin = spin(MIN_TIMESTEPS, MAX_TIMESTEPS, 1000, "T: number of noising steps")
         self.objective_combo = compact_combo()
         for key, label in OBJECTIVES.items():
@@ -211,7 +212,8 @@ class SetupPanel(QScrollArea):
         select(self.schedule_combo, config.schedule)
         self.timesteps_spin.setValue(config.num_timesteps)
         select(self.objective_combo, config.prediction_type)
-        self.data.conditional_check.setChecked(config.class_conditional)
+        if has_classes(self.data.choice()):  # elsewhere the box is the user's wish for data with classes: keep it
+            self.data.conditional_check.setChecked(config.class_conditional)
         self.lr_spin.setValue(config.learning_rate)
         self.batch_spin.setValue(config.batch_size)
         self.steps_spin.setValue(config.steps)
@@ -221,6 +223,15 @@ class SetupPanel(QScrollArea):
         self.seed_spin.setValue(config.seed)
         self.preview_spin.setValue(config.preview_every)
         self.autosave_spin.setValue(config.checkpoint_every)
+
+    def snapshot(self) -> dict:
+        """Every field's value (as stored in QSettings), to put back with ``restore``."""
+        values = {key: field_value(widget, kind) for key, (widget, kind) in self._settings_fields().items()}
+        return values | {"drawing": str(self.data.drawing_path) if self.data.drawing_path else ""}
+
+    def restore(self, values: dict) -> None:
+        """Show a ``snapshot`` again (a resumed run's settings must not stay in the form for the next run)."""
+        self._show_fields(values.get)
 
     def set_locked(self, locked: bool) -> None:
         """Lock the form while a run trains with it (and measure no speed meanwhile)."""
@@ -285,24 +296,28 @@ class SetupPanel(QScrollArea):
         s = self._settings
         s.beginGroup("train")
         try:
-            # The dataset first: choosing it resets the kind-specific defaults the other fields override.
-            dataset = s.value("dataset")
-            if dataset is not None:
-                select(self.data.dataset_combo, dataset)
-                self._on_dataset_changed()
-            for key, (widget, kind) in self._settings_fields().items():
-                value = s.value(key)
-                if value is None or key == "dataset":
-                    continue
-                try:
-                    show_field_value(widget, kind, value)
-                except (TypeError, ValueError):
-                    log.warning("Ignoring the stored Train setting %s=%r", key, value)
-            drawing = s.value("drawing")
-            if drawing and Path(str(drawing)).is_file():
-                self.data.show_drawing(Path(str(drawing)))
+            self._show_fields(s.value)
         finally:
             s.endGroup()
+
+    def _show_fields(self, value_of) -> None:
+        """Show the stored value ``value_of(key)`` (None: leave the field) of every field."""
+        # The dataset first: choosing it resets the kind-specific defaults the other fields override.
+        dataset = value_of("dataset")
+        if dataset is not None:
+            select(self.data.dataset_combo, dataset)
+            self._on_dataset_changed()
+        for key, (widget, kind) in self._settings_fields().items():
+            value = value_of(key)
+            if value is None or key == "dataset":
+                continue
+            try:
+                show_field_value(widget, kind, value)
+            except (TypeError, ValueError):
+                log.warning("Ignoring the stored Train setting %s=%r", key, value)
+        drawing = value_of("drawing")
+        if drawing and Path(str(drawing)).is_file():
+            self.data.show_drawing(Path(str(drawing)))
 
     # ------------------------------------------------------------------------------------------
     # Reactions
