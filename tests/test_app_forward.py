@@ -233,3 +233,26 @@ def test_load_image_source_keeps_grayscale_and_maps_pixels_to_minus_one_one(tmp_
     source = load_image_source(path)
     assert tuple(source.x0.shape) == (1, 1, 2, 2)
     np.testing.assert_allclose(source.x0[0, 0].numpy(), [[-1, 1], [1, -1]])
+
+
+def test_at_the_last_step_x_t_and_noise_look_the_same_on_one_stated_scale(qtbot, view):
+    view.kind_combo.setCurrentIndex(view.kind_combo.findText("cosine"))  # ᾱ_{T−1} ≈ 0: x_{T−1} ≈ ε
+    assert view.schedule.alphas_cumprod[-1] < 1e-3
+    last = view.schedule.num_timesteps - 1
+    view.scrubber.setValue(last)
+    frame = view.current_frame()
+    assert np.abs(frame["x_t"] - frame["eps"]).max() < 0.05  # x_T−1 ≈ ε numerically…
+    xt_rgb = view.xt_panel.displayed_rgb().astype(int)
+    eps_rgb = view.noise_panel.displayed_rgb().astype(int)
+    assert np.abs(xt_rgb - eps_rgb).mean() < 2  # …and on screen: the same grey for the same value
+    assert "−1 black" in view.frame_panel.levels_label.text() and view.frame_panel.levels_label.isVisible()
+
+
+def test_markov_chain_mode_shows_the_chain_s_equation_and_names_its_noise(qtbot, view):
+    assert "ε" in view.equation.text() and view.noise_panel.title() == "noise ε"
+    view.set_chain_mode(True)
+    assert "x<sub>t−1</sub>" in view.equation.text() and "z<sub>t</sub>" in view.equation.text()
+    assert "ε" not in view.equation.text() and "eq. 2" in view.equation.toolTip()
+    assert view.noise_panel.title().startswith("chain noise") and "z_1" in view.noise_panel.toolTip()
+    view.set_chain_mode(False)
+    assert "ᾱ" in view.equation.text() and view.noise_panel.title() == "noise ε"

@@ -328,7 +328,8 @@ class ForwardView(QWidget):
             self.status_changed.emit(f"Forward process of {self.source.name} · {self.schedule.label}")
 
     @Slot(bool)
-    def _on_mode_changed(self, _chain: bool) -> None:
+    def _on_mode_changed(self, chain: bool) -> None:
+        self.frame_panel.set_chain_mode(chain)
         self._restart_chain()
         self.frame_panel.invalidate_noise()
         self._render()

@@ -1,15 +1,27 @@
-"""The pictures of the Forward process view: x_t, ε and √ᾱ_t·x_0 side by side, or a scatter of points."""
+"""The pictures of the Forward process view: x_t, ε and √ᾱ_t·x_0 side by side on one stated grey scale,
+or a scatter of points."""
 
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import QHBoxLayout, QStackedWidget, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QStackedWidget, QVBoxLayout, QWidget
 
 from desktop_app.widgets.image_panel import ImagePanel
 
-NOISE_LEVELS = (-3.0, 3.0)  # ε ~ N(0, 1): ±3σ covers 99.7 % of values
+# One grey scale for x_t, ε and √ᾱ_t·x_0, so that equal values look equal: at t = T−1, x_t ≈ ε and the two
+# pictures must match. It is the data's range: ε (σ = 1) saturates beyond ±1, as the caption says.
 IMAGE_LEVELS = (-1.0, 1.0)
+NOISE_LEVELS = IMAGE_LEVELS
+LEVELS_CAPTION = "All three on one grey scale: −1 black, 0 grey, +1 white (values beyond ±1 show as black or white)."
+NOISE_TITLES = {  # the middle panel's title and tooltip in each mode
+    False: ("noise ε", "One draw ε ~ N(0, I), the same for every t (closed form, DDPM eq. 4)"),
+    True: (
+        "chain noise (x_t − √ᾱ_t·x_0)/√(1−ᾱ_t)",
+        "The fresh noises z_1 … z_t of the Markov chain, accumulated in x_t and rescaled: again N(0, I)",
+    ),
+}
 IMAGES_PAGE, POINTS_PAGE = 0, 1
 
 
@@ -23,13 +35,23 @@ class FramePanel(QStackedWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.xt_panel = ImagePanel("x_t  (what the model sees)")
-        self.noise_panel = ImagePanel("noise ε")
+        self.noise_panel = ImagePanel(NOISE_TITLES[False][0])
+        self.noise_panel.setToolTip(NOISE_TITLES[False][1])
         self.signal_panel = ImagePanel("signal part √ᾱ_t · x_0")
         images = QWidget()
         image_row = QHBoxLayout(images)
         image_row.setContentsMargins(0, 0, 0, 0)
         for panel in (self.xt_panel, self.noise_panel, self.signal_panel):
             image_row.addWidget(panel, stretch=1)
+        self.levels_label = QLabel(LEVELS_CAPTION)
+        self.levels_label.setWordWrap(True)
+        self.levels_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        image_page = QWidget()
+        image_column = QVBoxLayout(image_page)
+        image_column.setContentsMargins(0, 0, 0, 0)
+        image_column.setSpacing(2)
+        image_column.addWidget(images, stretch=1)
+        image_column.addWidget(self.levels_label)
 
         self.points_plot = pg.PlotWidget()
         self.points_plot.setAspectLocked(True)
@@ -42,7 +64,7 @@ class FramePanel(QStackedWidget):
         self.points_xt_item = pg.ScatterPlotItem(size=4, pen=None, brush=pg.mkBrush(90, 160, 230, 200), name="x_t")
         self.points_plot.addItem(self.points_x0_item)
         self.points_plot.addItem(self.points_xt_item)
-        self.addWidget(images)
+        self.addWidget(image_page)
         self.addWidget(self.points_plot)
         self._points = False
         self._noise_uploaded = False
@@ -58,6 +80,11 @@ class FramePanel(QStackedWidget):
 
     def show_page(self) -> None:
         self.setCurrentIndex(POINTS_PAGE if self._points else IMAGES_PAGE)
+
+    def set_chain_mode(self, chain: bool) -> None:
+        """Name the middle picture for the mode: the fixed ε, or the chain's accumulated noise."""
+        self.noise_panel.set_title(NOISE_TITLES[chain][0])
+        self.noise_panel.setToolTip(NOISE_TITLES[chain][1])
 
     def invalidate_noise(self) -> None:
         """Upload ε again on the next frame (the mode changed)."""

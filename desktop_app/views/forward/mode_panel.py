@@ -7,6 +7,18 @@ from dataclasses import dataclass
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QLabel, QPushButton, QRadioButton, QSpinBox, QWidget
 
+# x_t's equation in each mode (rich text) and its tooltip: closed form (DDPM eq. 4), Markov chain (eq. 2).
+EQUATIONS = {
+    False: (
+        "x<sub>t</sub> = √ᾱ<sub>t</sub> · x<sub>0</sub> + √(1 − ᾱ<sub>t</sub>) · ε",
+        "How x_t is made from x_0 and the noise ε in closed form (DDPM eq. 4)",
+    ),
+    True: (
+        "x<sub>t</sub> = √α<sub>t</sub> · x<sub>t−1</sub> + √β<sub>t</sub> · z<sub>t</sub>",
+        "How the Markov chain makes x_t from x_{t−1} with fresh noise z_t ~ N(0, I) at every step (DDPM eq. 2)",
+    ),
+}
+
 
 @dataclass(frozen=True)
 class ModeChoice:
@@ -38,7 +50,7 @@ class ModePanel(QWidget):
         self.seed_spin.setKeyboardTracking(False)
         self.new_noise_button = QPushButton("New noise")
         self.new_noise_button.setToolTip("Draw a new ε (and new chain noise): next seed")
-        self.equation = QLabel("x<sub>t</sub> = √ᾱ<sub>t</sub> · x<sub>0</sub> + √(1 − ᾱ<sub>t</sub>) · ε")
+        self.equation = QLabel(EQUATIONS[False][0])
         self.equation.setTextFormat(Qt.TextFormat.RichText)
 
         row = QHBoxLayout(self)
@@ -70,6 +82,8 @@ class ModePanel(QWidget):
 
     @Slot(bool)
     def _on_closed_toggled(self, closed: bool) -> None:
+        self.equation.setText(EQUATIONS[not closed][0])
+        self.equation.setToolTip(EQUATIONS[not closed][1])
         self.mode_changed.emit(not closed)
 
     @Slot(int)
