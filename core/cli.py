@@ -5,6 +5,7 @@ For instructors who pretrain models on a stronger machine and for scripting:
     diffusion-lab train fashion_mnist --preset small --steps 3000 --out fmnist.safetensors
     diffusion-lab train toy:swiss_roll --steps 2000 --out roll.safetensors
     diffusion-lab train fashion_mnist --resume fmnist.safetensors --steps 6000
+    torchrun --nproc_per_node=4 -m core train fashion_mnist --preset base --batch 512 --out fmnist.safetensors
     diffusion-lab sample fmnist.safetensors --sampler ddim --steps 50 -n 64 --guidance 2 -o grid.png -o samples.npz
     diffusion-lab info fmnist.safetensors
 
@@ -17,6 +18,7 @@ stderr and exits with status 2, without a traceback.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import math
 import shlex
@@ -134,6 +136,8 @@ def _default_out(dataset: str) -> Path:
 def cmd_train(args: argparse.Namespace) -> int:
     from core.io.checkpoints import read_metadata
     from core.training import CheckpointSaved, Finished, Started, StepEvent, TrainingControl, train
+    from core.training.distributed import start_from_environment
+    from core.training.distributed import stop as leave_process_group
 
     if args.resume is not None:
         saved = read_metadata(args.resume).get("train_config")
@@ -150,7 +154,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         args.out = _default_out(args.dataset)
     config = _train_config(args)
     control = TrainingControl()
-    progress = ProgressLine(args.progress_stream)
+    # Under torchrun: one process per device, joined here; only rank 0 prints (and saves).
+    world = start_from_environment(config.device)
+    progress = ProgressLine(args.progress_stream if world.is_main else io.StringIO())
 
     def on_sigint(signum, frame):
         if control.stopped:
@@ -161,7 +167,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     previous = signal.signal(signal.SIGINT, on_sigint) if _in_main_thread() else None
     try:
         first_step, started_at = 0, time.monotonic()
-        for event in train(config, control, resume_from=args.resume):
+        for event in train(config, control, resume_from=args.resume, distributed=world):
+            if not world.is_main:
+                continue
             if isinstance(event, Started):
                 first_step, started_at = event.start_step, time.monotonic()
                 what = f"{event.dataset_name} ({event.dataset_size:,} examples"
@@ -169,7 +177,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                     f", {len(event.class_names)} classes)" if config.class_conditional and event.class_names else ")"
                 )
                 resumed = f", resuming at step {event.start_step}" if event.start_step else ""
-                progress.message(f"Training {event.num_parameters:,} parameters on {event.device}: {what}{resumed}.")
+                devices = f"{world.world_size} processes, each on {event.device}" if world.enabled else event.device
+                progress.message(f"Training {event.num_parameters:,} parameters on {devices}: {what}{resumed}.")
             elif isinstance(event, StepEvent):
                 rate = (time.monotonic() - started_at) / max(event.step - first_step, 1)  # seconds per step
                 eta = (event.total_steps - event.step) * rate
@@ -189,6 +198,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         progress.finish()
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
+        leave_process_group(world)
     return 0
 
 
@@ -431,7 +441,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     t.add_argument("--preset", default=None, help="network: auto (default), tiny, small, base (U-Nets) or mlp (2-D)")
     t.add_argument("--steps", type=int, default=None, help="optimizer steps in total (default 2000)")
-    t.add_argument("--batch", type=int, default=None, help="examples per step (default 128)")
+    t.add_argument(
+        "--batch",
+        type=int,
+        default=None,
+        help="examples per step, shared by all processes under torchrun (default 128)",
+    )
     t.add_argument("--lr", type=float, default=None, help="peak learning rate (default 1e-3)")
     t.add_argument("--warmup", type=int, default=None, help="learning-rate warm-up steps (default 100)")
     t.add_argument("--ema", type=float, default=None, help="EMA decay of the saved weights (default 0.999)")

@@ -80,6 +80,13 @@ class MinibatchSampler:
         return self._epoch_cache[epoch]
 
     def next_batch(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        return self.take(*self.next_indices())
+
+    def next_indices(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The example indices of the next batch and which of them to mirror; advances ``step``.
+
+        Split from ``next_batch`` so that a distributed sampler can draw the global batch's order
+        and gather only its own share of the examples."""
         n = self.x.shape[0]
         positions = torch.arange(self.step * self.batch_size, (self.step + 1) * self.batch_size)
         epochs, offsets = positions // n, positions % n
@@ -91,11 +98,15 @@ class MinibatchSampler:
             index[where] = order[offsets[where]]
             if flips is not None:
                 flip[where] = flips[offsets[where]]
+        self.step += 1
+        return index, flip
+
+    def take(self, index: torch.Tensor, flip: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The examples at ``index`` (mirrored where ``flip``) and their labels, on ``device``."""
         x = self.x.index_select(0, index)
         if flip.any():
             x[flip] = x[flip].flip(-1)
         labels = None if self.labels is None else self.labels.index_select(0, index)
-        self.step += 1
         if self.device is not None:
             x = x.to(self.device, non_blocking=True)
             labels = None if labels is None else labels.to(self.device, non_blocking=True)

@@ -226,7 +226,7 @@ def train(
 
     model.train()
     while step < config.steps:
-        if world.any(bool(config.time_budget_s) and elapsed() >= config.time_budget_s):
+        if config.time_budget_s and world.any(elapsed() >= config.time_budget_s):  # all stop at the same step
             break
         if control.paused and not control.stopped:
             yield Paused(step)
