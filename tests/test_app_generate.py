@@ -14,6 +14,7 @@ import pytest
 import torch
 from PIL import Image
 from PySide6.QtCore import QSettings
+from PySide6.QtGui import QImage
 
 from core.diffusion import IdealDenoiser, make_schedule
 from desktop_app.views.generate_view import GenerateView
@@ -107,6 +108,7 @@ def test_sampling_fills_the_timeline_and_scrubbing_changes_the_pictures(qtbot, v
     assert run.result is not None and run.result.evaluations == 10
     assert "10 network evaluations" in run.heading.text()
     assert run.scrubber.minimum() == 0 and run.scrubber.maximum() == 10  # 10 steps + the final sample
+    run.scrubber.setValue(run.scrubber.maximum())
     final_picture = run.x_t_panel.picture.copy()
     np.testing.assert_array_equal(final_picture.shape, run.x0_panel.picture.shape)
     run.scrubber.setValue(0)  # x_T: pure noise
@@ -362,3 +364,76 @@ def test_while_sampling_the_view_shows_the_live_x_t_and_x0(qtbot, view, monkeypa
     position = list(recorder.timesteps).index(live.t)  # the live picture is a real step of the run
     np.testing.assert_allclose(recorder.frame(position).x_t, live.x_t, atol=2e-2)
     np.testing.assert_allclose(recorder.frame(position).pred_x0, live.pred_x0, atol=2e-2)
+
+
+def test_a_finished_run_opens_half_way_where_x_t_x0_and_eps_differ(qtbot, view):
+    view.add_model(image_checkpoint())
+    choose(view.sampler_combo, "ddim")
+    view.steps_spin.setValue(10)
+    view.batch_spin.setValue(4)
+    generate_and_wait(qtbot, view)
+    run = view.run_a
+    position = run.scrubber.value()
+    assert 0 < position < run.scrubber.maximum()  # neither pure noise nor the final sample
+    assert abs(run.timestep_at(position) - 99 // 2) <= 10  # half way down in t (DDIM 10 steps: every 10th t)
+    assert run.eps_panel.picture is not None and "t =" in run.x_t_panel.title()
+    assert not np.array_equal(run.x_t_panel.picture, run.x0_panel.picture)
+    assert "half way" in view.status_label.text() and "final samples" in view.status_label.text()
+    # The final position says what it shows.
+    run.scrubber.setValue(run.scrubber.maximum())
+    assert run.x_t_panel.title() == "x₀: the final samples" and "after the last step" in run.x0_panel.title()
+
+
+def _pixels(pixmap) -> np.ndarray:
+    """A grabbed widget as an (H, W, 3) uint8 array."""
+    image = pixmap.toImage().convertToFormat(QImage.Format.Format_RGB888)
+    return (
+        np.array(image.constBits(), dtype=np.uint8)
+        .reshape(image.height(), image.bytesPerLine())[:, : 3 * image.width()]
+        .reshape(image.height(), image.width(), 3)
+    )
+
+
+def test_samples_of_a_conditional_model_carry_their_class_names(qtbot, view):
+    view.add_model(image_checkpoint(conditional=True))
+    choose(view.sampler_combo, "ddim")
+    view.steps_spin.setValue(4)
+    view.batch_spin.setValue(4)
+    choose(view.class_combo, -1)  # all classes, in turn
+    generate_and_wait(qtbot, view)
+    run = view.run_a
+    assert run.x_t_panel.tile_names.names == ["dark", "light", "dark", "light"]
+    assert run.x0_panel.tile_names.names == ["dark", "light", "dark", "light"]
+    assert run.eps_panel.tile_names.names == []  # the noise has no class
+    # The names are drawn on the tiles: with them the top of the first tile changes, its bottom does not.
+    overlay, canvas = run.x_t_panel.tile_names, run.x_t_panel.canvas
+    assert overlay.geometry() == canvas.rect() and overlay.isVisible()
+    shown = _pixels(canvas.grab())
+    overlay.hide()
+    plain = _pixels(canvas.grab())
+    overlay.show()
+    rect = canvas.image_rect()
+    scale = rect.width() / run.x_t_panel.picture.shape[1]  # screen pixels per grid pixel
+    top, left, tile = int(rect.top() + 2 * scale), int(rect.left() + 2 * scale), int(8 * scale)  # first 8×8 tile
+    changed = np.abs(shown.astype(int) - plain.astype(int)).max(axis=2) > 30
+    assert changed[top : top + 12, left : left + 30].sum() > 30  # the label band (white text on dark)
+    assert not changed[top + tile // 2 : top + tile, left : left + tile].any()
+    choose(view.class_combo, 1)
+    generate_and_wait(qtbot, view)
+    assert run.x_t_panel.tile_names.names == ["light"] * 4
+    # An unconditional model's samples carry no names.
+    view.add_model(image_checkpoint())
+    generate_and_wait(qtbot, view)
+    assert run.x_t_panel.tile_names.names == []
+
+
+def test_a_long_model_name_is_elided_in_the_middle_with_the_whole_name_in_the_tooltip(qtbot, view):
+    checkpoint = image_checkpoint()
+    checkpoint.metadata.update(dataset_name="Fashion-MNIST from the teacher's own long folder name", step=3580)
+    view.add_model(checkpoint)
+    combo = view.model_combo
+    full = combo.currentText()
+    assert full.endswith("step 3,580")
+    shown = combo.displayed_text(200)
+    assert "…" in shown and shown.endswith("3,580") and combo.fontMetrics().horizontalAdvance(shown) <= 200
+    assert combo.toolTip().startswith(full)

@@ -231,7 +231,7 @@ class GenerateView(QWidget):
         self.progress.setValue(0)
         for run, job in zip(self.results.runs, jobs, strict=False):
             run.set_points_mode(points)
-            run.labels = self._last_labels
+            run.set_labels(self._last_labels, class_names(checkpoint))
             run.clear(f"{job.label}: sampling…")
         self._worker = self._job.start(worker)
         self._thread = self._job.thread
@@ -260,9 +260,12 @@ class GenerateView(QWidget):
         index = self._worker.results.index(result) if self._worker is not None else 0
         run = self.results.runs[index]
         heading = f"{result.job.label} · {result.evaluations} network evaluations · {result.seconds:.2f} s"
-        run.labels = self._last_labels
         run.show_recording(result.trajectory, heading, result)
-        self.status_label.setText(result.trajectory.describe())
+        where = run.scrubber.labelText()
+        self.status_label.setText(
+            f"The timeline opens half way ({where}): x_t, the predicted x̂₀ and ε̂ side by side. Drag it to "
+            f"the right end for the final samples. {result.trajectory.describe()}"
+        )
 
     @Slot()
     def _on_cancelled(self) -> None:

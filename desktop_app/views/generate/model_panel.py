@@ -11,7 +11,18 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, Signal, Slot
-from PySide6.QtWidgets import QComboBox, QFileDialog, QHBoxLayout, QLabel, QMessageBox, QPushButton, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+    QStyle,
+    QStyleOptionComboBox,
+    QStylePainter,
+    QWidget,
+)
 
 from core.io import CheckpointError, load_denoiser
 from desktop_app import paths
@@ -19,6 +30,50 @@ from desktop_app.model_library import ModelEntry, describe_metadata, entry_for_f
 
 NO_MODEL = ""  # the key of "— choose a model —"
 MAX_CACHED = 6  # loaded checkpoint files kept in memory (models trained in this session always stay)
+
+
+class ElidedComboBox(QComboBox):
+    """A combo box that shows a long current entry elided in the middle ("fashion_mni…, step 3,580)"), keeps
+    the whole text in its tooltip, and opens a popup wide enough for the longest entry."""
+
+    def __init__(self, tooltip: str = "", parent: QWidget | None = None):
+        super().__init__(parent)
+        self._tip = tooltip
+        self.setToolTip(tooltip)
+        self.currentIndexChanged.connect(self._on_current_changed)
+
+    def paintEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        painter = QStylePainter(self)
+        option = QStyleOptionComboBox()
+        self.initStyleOption(option)
+        painter.drawComplexControl(QStyle.ComplexControl.CC_ComboBox, option)
+        field = self.style().subControlRect(
+            QStyle.ComplexControl.CC_ComboBox, option, QStyle.SubControl.SC_ComboBoxEditField, self
+        )
+        option.currentText = self.displayed_text(field.width() - 4)
+        painter.drawControl(QStyle.ControlElement.CE_ComboBoxLabel, option)
+
+    def displayed_text(self, width: int | None = None) -> str:
+        """The current entry as painted in ``width`` pixels (default: the edit field's width)."""
+        if width is None:
+            option = QStyleOptionComboBox()
+            self.initStyleOption(option)
+            field = self.style().subControlRect(
+                QStyle.ComplexControl.CC_ComboBox, option, QStyle.SubControl.SC_ComboBoxEditField, self
+            )
+            width = field.width() - 4
+        return self.fontMetrics().elidedText(self.currentText(), Qt.TextElideMode.ElideMiddle, max(0, width))
+
+    def showPopup(self) -> None:  # noqa: N802 (Qt's name)
+        widest = max((self.fontMetrics().horizontalAdvance(self.itemText(i)) for i in range(self.count())), default=0)
+        room = self.screen().availableGeometry().width() - 40 if self.screen() else widest + 40
+        self.view().setMinimumWidth(min(widest + 40, room))
+        super().showPopup()
+
+    @Slot(int)
+    def _on_current_changed(self, index: int) -> None:
+        text = self.itemText(index) if index >= 0 else ""
+        self.setToolTip(f"{text}\n\n{self._tip}" if text else self._tip)
 
 
 def num_classes(model) -> int:
@@ -56,10 +111,9 @@ class ModelPanel(QWidget):
         self._loaded: dict[str, object] = {}  # key → loaded checkpoint (small cache)
         self.current = None  # the chosen checkpoint (None: no model)
         self.current_key = NO_MODEL
-        self.model_combo = QComboBox()
+        self.model_combo = ElidedComboBox("Bundled models, your checkpoints, and the model trained in this session")
         self.model_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.model_combo.setMinimumContentsLength(30)
-        self.model_combo.setToolTip("Bundled models, your checkpoints, and the model trained in this session")
         self.model_combo.currentIndexChanged.connect(self._on_model_chosen)
         self.open_button = QPushButton("Open checkpoint…")
         self.open_button.setToolTip("Load a .safetensors checkpoint (or drop one on the window)")

@@ -11,9 +11,12 @@ timeline moves the other to the position with the nearest timestep t (the same n
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtCore import QEvent, QObject, QRectF, Qt, Signal, Slot
+from PySide6.QtGui import QColor, QFont, QPainter
 from PySide6.QtWidgets import QGridLayout, QLabel, QVBoxLayout, QWidget
 
 from core.data import make_grid
@@ -26,11 +29,62 @@ from desktop_app.workers import SamplingResult
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
 
 EPS_DISPLAY_RANGE = 3.0  # ε̂ ~ N(0, I): show [−3, 3] as black…white
+GRID_PADDING = 2  # pixels between the tiles of ``image_grid``
 
 
 def image_grid(samples: np.ndarray, scale: float = 1.0) -> np.ndarray:
     """uint8 grid of float images (N, C, H, W); values are divided by ``scale`` first ([−scale, scale] → 0…255)."""
-    return make_grid(samples / scale if scale != 1.0 else samples, padding=2, pad_value=255)
+    return make_grid(samples / scale if scale != 1.0 else samples, padding=GRID_PADDING, pad_value=255)
+
+
+def tile_rects(n: int, tile_hw: tuple[int, int]) -> list[QRectF]:
+    """Where each of ``n`` tiles of ``image_grid`` lies in the grid picture, in its pixels (row-major)."""
+    h, w = tile_hw
+    ncols, p = math.ceil(math.sqrt(n)), GRID_PADDING
+    return [QRectF(p + (i % ncols) * (w + p), p + (i // ncols) * (h + p), w, h) for i in range(n)]
+
+
+class TileNames(QWidget):
+    """The class name of each sample, drawn over the top of its tile in an image grid (on top of a canvas)."""
+
+    def __init__(self, canvas: QWidget):
+        super().__init__(canvas)
+        self._canvas = canvas
+        self.names: list[str] = []  # one per tile, in grid order (empty: nothing drawn)
+        self._tile_hw = (1, 1)
+        self._picture_width = 1
+        self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        canvas.installEventFilter(self)
+
+    def show_names(self, names: list[str], tile_hw: tuple[int, int], picture_width: int) -> None:
+        self.names, self._tile_hw, self._picture_width = names, tile_hw, max(1, picture_width)
+        self.setGeometry(self._canvas.rect())
+        self.raise_()
+        self.update()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
+        if watched is self._canvas and event.type() == QEvent.Type.Resize:
+            self.setGeometry(self._canvas.rect())
+        return False
+
+    def paintEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        target = self._canvas.image_rect()
+        if not self.names or target.isEmpty():
+            return
+        scale = target.width() / self._picture_width
+        painter = QPainter(self)
+        font = QFont(self.font())
+        font.setPixelSize(max(9, min(14, int(self._tile_hw[0] * scale / 5))))
+        painter.setFont(font)
+        metrics = painter.fontMetrics()
+        for name, tile in zip(self.names, tile_rects(len(self.names), self._tile_hw), strict=False):
+            x, y, w = target.left() + tile.left() * scale, target.top() + tile.top() * scale, tile.width() * scale
+            text = metrics.elidedText(name, Qt.TextElideMode.ElideRight, int(w) - 4)
+            band = QRectF(x, y, min(w, metrics.horizontalAdvance(text) + 6), metrics.height() + 2)
+            painter.fillRect(band, QColor(0, 0, 0, 170))
+            painter.setPen(QColor(255, 255, 255))
+            painter.drawText(band, Qt.AlignmentFlag.AlignCenter, text)
+        painter.end()
 
 
 class ImageGridPanel(ImagePanel):
@@ -40,13 +94,18 @@ class ImageGridPanel(ImagePanel):
         super().__init__(title, parent=parent, background="#ffffff", margin=8)
         self.setMinimumSize(150, 150)
         self.picture: np.ndarray | None = None  # the uint8 grid on screen (None: empty)
+        self.tile_names = TileNames(self.canvas)
 
-    def set_picture(self, picture: np.ndarray | None) -> None:
+    def set_picture(self, picture: np.ndarray | None, names: list[str] | None = None, tile_hw=(1, 1)) -> None:
+        """Show a grid of ``image_grid``; ``names`` (one per tile of size ``tile_hw``) label its tiles."""
         self.picture = picture
         if picture is None:
             self.clear()
         else:
             self.set_image(picture)
+        self.tile_names.show_names(
+            list(names or []) if picture is not None else [], tile_hw, len(picture[0]) if picture is not None else 1
+        )
 
 
 class RunPanel(QWidget):
@@ -82,7 +141,8 @@ class RunPanel(QWidget):
         layout.addWidget(self.scrubber)
         self.result: SamplingResult | None = None
         self.recorder = None
-        self.labels: np.ndarray | None = None
+        self.labels: np.ndarray | None = None  # the class of each sample (conditional models)
+        self.class_names: list[str] = []  # the model's name for each class
         self._paths: np.ndarray | None = None
         self.set_points_mode(False)
 
@@ -110,6 +170,21 @@ class RunPanel(QWidget):
         self.scrubber.blockSignals(False)
         self.scrubber.setEnabled(False)
 
+    def set_labels(self, labels: np.ndarray | None, names: list[str] | None = None) -> None:
+        """The class of each sample and the model's class names: image tiles are labelled with them."""
+        self.labels = labels
+        self.class_names = list(names or [])
+
+    def _names_of(self, n: int) -> list[str] | None:
+        if self.labels is None or not self.class_names:
+            return None
+        names = self.class_names
+        return [names[c] if 0 <= c < len(names) else f"class {c}" for c in (int(x) for x in self.labels[:n])]
+
+    def _show_grid(self, panel: ImageGridPanel, batch: np.ndarray, scale: float = 1.0, named: bool = True) -> None:
+        names = self._names_of(len(batch)) if named else None
+        panel.set_picture(image_grid(batch, scale), names, tuple(batch.shape[-2:]))
+
     def show_live(self, live) -> None:
         """While sampling: the current x_t and x̂_0 (the noise resolving, the final sample taking shape)."""
         labels = self._label_slice(len(live.pred_x0))
@@ -117,15 +192,16 @@ class RunPanel(QWidget):
             self.cloud.set_points(live.x_t, labels)
             self.x0_cloud.set_points(live.pred_x0, labels)
         else:
-            self.x_t_panel.set_picture(image_grid(live.x_t))
+            self._show_grid(self.x_t_panel, live.x_t)
             self.x_t_panel.set_title(f"x_t at t = {live.t} (sampling…)")
-            self.x0_panel.set_picture(image_grid(live.pred_x0))
+            self._show_grid(self.x0_panel, live.pred_x0)
 
     def _label_slice(self, n: int):
         return None if self.labels is None else self.labels[:n]
 
     def show_recording(self, recorder, heading: str, result: SamplingResult | None = None) -> None:
-        """Make the timeline scrub ``recorder`` (a finished or a cancelled run) and show its last position."""
+        """Make the timeline scrub ``recorder`` and open it: a finished run half way (``teaching_position``),
+        where x_t, x̂₀ and ε̂ all differ; a cancelled one where it stopped."""
         self.result = result
         self.recorder = recorder
         self.heading.setText(heading)
@@ -147,9 +223,17 @@ class RunPanel(QWidget):
         self.scrubber.setLabelFunction(label)
         self.scrubber.blockSignals(True)
         self.scrubber.setRange(0, len(recorder) - 1)
-        self.scrubber.setValue(len(recorder) - 1)
+        position = self.teaching_position() if result is not None else len(recorder) - 1
+        self.scrubber.setValue(position)
         self.scrubber.blockSignals(False)
-        self.show_position(len(recorder) - 1)
+        self.show_position(position)
+
+    def teaching_position(self) -> int:
+        """The step half way down in noise level (t nearest t_first / 2): x_t is part noise, part image,
+        x̂₀ is the network's guess and ε̂ the noise it sees. The final position shows x₀ twice and no ε̂."""
+        timesteps = self.recorder.timesteps
+        steps = timesteps[timesteps >= 0]
+        return self.nearest_position(int(steps[0]) // 2) if len(steps) else len(timesteps) - 1
 
     def timestep_at(self, position: int) -> int:
         return int(self.recorder.timesteps[position]) if self.recorder is not None and len(self.recorder) else 0
@@ -173,16 +257,17 @@ class RunPanel(QWidget):
             self.cloud.set_paths(self._paths[: position + 1])
             self.x0_cloud.set_points(frame.pred_x0, self._label_slice(n))
             return
-        self.x_t_panel.set_picture(image_grid(frame.x_t))
-        self.x0_panel.set_picture(image_grid(frame.pred_x0))
+        self._show_grid(self.x_t_panel, frame.x_t)
+        self._show_grid(self.x0_panel, frame.pred_x0)
         if frame.pred_eps is None:
             self.eps_panel.set_picture(None)
             self.eps_panel.set_title("predicted noise ε̂ (none after the last step)")
         else:
-            self.eps_panel.set_picture(image_grid(frame.pred_eps, EPS_DISPLAY_RANGE))
+            self._show_grid(self.eps_panel, frame.pred_eps, EPS_DISPLAY_RANGE, named=False)
             self.eps_panel.set_title("predicted noise ε̂ (shown over [−3, 3])")
-        title = "x₀: the final sample" if frame.t < 0 else f"x_t at t = {frame.t}"
-        self.x_t_panel.set_title(title)
+        final = frame.t < 0
+        self.x_t_panel.set_title("x₀: the final samples" if final else f"x_t at t = {frame.t}")
+        self.x0_panel.set_title("predicted x̂₀ (= x₀ after the last step)" if final else "predicted x̂₀")
 
 
 class ResultsPanel(QWidget):
