@@ -1,0 +1,1 @@
+"""The Edit view's panels: source, mask painter, method form, results and timeline, and its worker."""
