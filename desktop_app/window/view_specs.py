@@ -16,12 +16,14 @@ VIEW_SPECS = (
     ("Schedules", "desktop_app.views.schedules_view", "SchedulesView"),
     ("Train", "desktop_app.views.train_view", "TrainView"),
     ("Generate", "desktop_app.views.generate_view", "GenerateView"),
+    ("Edit", "desktop_app.views.edit_view", "EditView"),
 )
 VIEW_ICONS = (
     QStyle.StandardPixmap.SP_MediaSeekForward,
     QStyle.StandardPixmap.SP_FileDialogDetailedView,
     QStyle.StandardPixmap.SP_BrowserReload,
     QStyle.StandardPixmap.SP_DialogApplyButton,
+    QStyle.StandardPixmap.SP_DialogResetButton,
 )
 # What the background thread imports before the views are built: everything heavy they need.
 HEAVY_MODULES = (
