@@ -45,6 +45,12 @@ def _scales(schedule: NoiseSchedule, t, x: torch.Tensor):
 def split_output(output: torch.Tensor, x_t: torch.Tensor, t, schedule: NoiseSchedule, prediction_type: str) -> Denoised:
     """Read a network output of ``prediction_type`` as both the predicted x_0 and the predicted ε."""
     a, s = _scales(schedule, t, x_t)
+    return split_output_scaled(output, x_t, a, s, prediction_type)
+
+
+def split_output_scaled(output: torch.Tensor, x_t: torch.Tensor, a, s, prediction_type: str) -> Denoised:
+    """``split_output`` with the scales a = √ᾱ and s = √(1−ᾱ) given directly (any noise level, also between
+    the schedule's integer timesteps, as the probability-flow ODE needs)."""
     if prediction_type == "eps":
         return Denoised(pred_x0=(x_t - s * output) / a, pred_eps=output)
     if prediction_type == "x0":
