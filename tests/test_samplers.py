@@ -2,10 +2,12 @@
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
 from core.diffusion import (
+    DEFAULT_STEPS,
     SAMPLERS,
     ClassifierFreeGuidance,
     CountingDenoiser,
@@ -18,8 +20,10 @@ from core.diffusion import (
     make_timesteps,
     sample_ddim,
     sample_euler,
+    sample_euler_maruyama,
     split_output,
 )
+from core.diffusion.samplers import euler_maruyama_step
 
 diffusers = pytest.importorskip("diffusers")
 
@@ -223,3 +227,122 @@ def test_bad_start_noise():
         sample_ddim(IdealDenoiser(POINTS, s), torch.full((2, 2), float("nan")), s, 5)
     with pytest.raises(ValueError):
         sample_ddim(IdealDenoiser(POINTS, s), torch.zeros(2, 2), s, 5, eta=2.0)
+
+
+# --- step counts: what the user asks for is what runs ----------------------------------------------
+
+SPACING_NAMES = ["linear", "leading", "trailing", "karras"]
+
+
+@pytest.mark.parametrize("kind", ["linear", "cosine", "sigmoid", "quadratic"])
+@pytest.mark.parametrize("spacing", SPACING_NAMES)
+@pytest.mark.parametrize("T", [10, 100, 1000])
+def test_every_spacing_gives_exactly_the_steps_asked(kind, spacing, T):
+    s = make_schedule(kind, T)
+    for steps in sorted({1, 2, 3, 7, 10, 20, 25, 29, 50, 61, 100, 200, 333, 999, T - 1, T} & set(range(1, T + 1))):
+        ts = make_timesteps(s, steps, spacing)
+        assert len(ts) == steps, (steps, ts)
+        assert all(a > b for a, b in zip(ts, ts[1:], strict=False)), (steps, ts)
+        assert 0 <= ts[-1] and ts[0] <= T - 1
+        if spacing in ("trailing", "karras"):
+            assert ts[0] == T - 1  # both start from the pure-noise end, where x_T is drawn
+
+
+def test_karras_spacing_on_the_cosine_schedule_is_not_collapsed_by_the_clipped_last_beta():
+    # The cosine schedule clips β_{T−1} at 0.999: σ jumps from ≈ 642 to ≈ 2·10⁴ in the last step. A
+    # ramp from that σ_max put most targets on t = 998/999 (10 steps ran 7: [999, 998, 995, 983, 895, 259, 0]).
+    s = make_schedule("cosine", 1000)
+    assert float(s.sigmas[-1] / s.sigmas[-2]) > 30
+    ts = make_timesteps(s, 10, "karras")
+    assert len(ts) == 10 and ts[0] == 999 and ts[-1] == 0
+    # After the start, the σ follow eq. 5 from σ_{T−2} (the last unclipped one) to σ_0.
+    sig = s.sigmas.numpy()
+    hi, lo = sig[998] ** (1 / 7), sig[0] ** (1 / 7)
+    wanted = (hi + np.linspace(0, 1, 10) * (lo - hi)) ** 7
+    for t, target in zip(ts[1:], wanted[1:], strict=True):
+        assert abs(math.log(sig[t] / target)) < 0.35, (t, sig[t], target)  # nearest timestep in log σ
+
+
+def test_karras_spacing_of_an_unclipped_schedule_is_eq_5_rounded():
+    s = make_schedule("linear", 1000)
+    sig = s.sigmas.numpy()
+    hi, lo = sig[-1] ** (1 / 7), sig[0] ** (1 / 7)
+    wanted = (hi + np.linspace(0, 1, 12) * (lo - hi)) ** 7
+    expected = [int(np.abs(np.log(sig) - math.log(w)).argmin()) for w in wanted]
+    assert make_timesteps(s, 12, "karras") == expected
+
+
+@pytest.mark.parametrize("name", list(SAMPLERS))
+@pytest.mark.parametrize("spacing", SPACING_NAMES)
+@pytest.mark.parametrize("kind", ["linear", "cosine"])
+def test_every_sampler_runs_the_steps_asked_and_counts_its_evaluations(name, spacing, kind):
+    s = make_schedule(kind, 1000)
+    for steps in (1, 2, 10, 25, 61):
+        model = CountingDenoiser(IdealDenoiser(POINTS, s))
+        seen = []
+        SAMPLERS[name](
+            model,
+            torch.randn(2, 2, generator=torch.Generator().manual_seed(steps)),
+            s,
+            steps,
+            spacing=spacing,
+            generator=torch.Generator().manual_seed(0),
+            callback=lambda st: seen.append((st.index, st.num_steps, st.t, st.t_next)),  # noqa: B023
+        )
+        assert [i for i, *_ in seen] == list(range(steps)), f"{name} {spacing} {steps}: {len(seen)} steps ran"
+        assert all(n == steps for _, n, _, _ in seen)
+        ts = [t for *_, t, _ in seen] + [-1]
+        assert all(a > b for a, b in zip(ts, ts[1:], strict=False)), ts
+        assert [t_next for *_, t_next in seen] == ts[1:]
+        assert model.evaluations == evaluations_per_run(name, steps), (name, spacing, steps)
+
+
+# --- the reverse SDE at its default step count ------------------------------------------------------
+
+
+def test_reverse_sde_at_its_default_steps_follows_the_forward_marginals_and_lands_on_the_data():
+    # Euler–Maruyama at its default step count on the cosine schedule (the shipped models' schedule).
+    # Every intermediate x_t must look like q(x_t) = N(√ᾱ_t x_0, (1 − ᾱ_t) I), since that is all a
+    # trained network has seen: E‖x_t‖² = ᾱ_t E‖x_0‖² + 2 (1 − ᾱ_t). The old discretisation in σ
+    # left x_t 160 times too large after its first step (σ from 2·10⁴ to 128); the ideal denoiser
+    # still landed on the data, a trained network drew fragments.
+    s = make_schedule("cosine", 1000)
+    model = IdealDenoiser(POINTS, s, WEIGHTS)
+    steps = DEFAULT_STEPS["euler_maruyama"]
+    ratios = {}
+
+    def record(step):
+        if step.t_next >= 0:
+            a = float(s.alphas_cumprod[step.t_next])
+            expected = a * float((POINTS.double() ** 2).sum(1).mean()) + 2 * (1 - a)  # all points have ‖x‖ = 1.5
+            ratios[step.t_next] = float((step.x_next.double() ** 2).sum(1).mean()) / expected
+
+    g = torch.Generator().manual_seed(4)
+    x = sample_euler_maruyama(model, torch.randn(4000, 2, generator=g), s, steps, generator=g, callback=record)
+    assert len(ratios) == steps - 1
+    # First order: the first step from pure noise (β' ≈ 1) overshoots the variance by a quarter, then it settles.
+    assert max(ratios.values()) < 1.3, max(ratios.items(), key=lambda kv: kv[1])
+    assert all(abs(r - 1) < 0.08 for t, r in ratios.items() if t <= 900), ratios
+    dist, idx = _nearest(x)
+    assert float((dist < 0.05).double().mean()) >= 0.99
+    freq = torch.bincount(idx, minlength=8).double() / len(idx)
+    assert float((freq - WEIGHTS.double()).abs().max()) < 0.035, freq.tolist()
+
+
+def test_reverse_sde_step_is_euler_maruyama_of_the_vp_sde():
+    # One step against the SDE written out: dx = [−½β x − β ∇log p] dt + √β dw̄ with β dt = β' and
+    # ∇log p = −ε̂/√(1 − ᾱ_t) (Song et al. 2021, eqs. 6 and 11).
+    s = make_schedule("linear", 1000)
+    g = torch.Generator().manual_seed(5)
+    x, eps, z = (torch.randn(6, 2, generator=g, dtype=torch.float64) for _ in range(3))
+    t, t_next = 500, 480
+    a, a_next = float(s.alphas_cumprod[t]), float(s.alphas_cumprod[t_next])
+    beta = 1 - a / a_next
+    drift = -0.5 * beta * x - beta * (-eps / math.sqrt(1 - a))
+    expected = x - drift + math.sqrt(beta) * z
+    torch.testing.assert_close(euler_maruyama_step(s, x, eps, t, t_next, z), expected)
+    # Without noise and with ε̂ consistent with x_t = √ᾱ x_0 + √(1−ᾱ) ε̂, the mean moves towards x_0.
+    x0 = torch.zeros(6, 2, dtype=torch.float64)
+    x_t = math.sqrt(a) * x0 + math.sqrt(1 - a) * eps
+    mean = euler_maruyama_step(s, x_t, eps, t, t_next)
+    assert float(mean.norm()) < float(x_t.norm())

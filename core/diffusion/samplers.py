@@ -58,13 +58,17 @@ Callback = Callable[[SamplerStep], "bool | None"]
 # --- timesteps ---------------------------------------------------------------------------------
 
 
+KARRAS_RHO = 7.0  # Karras et al. 2022, eq. 5: ρ = 7 puts more steps at low noise
+BETA_CAP = 0.999  # Improved DDPM clips β at 0.999 (Nichol & Dhariwal 2021, §3.2)
+
+
 def make_timesteps(schedule: NoiseSchedule, steps: int, spacing: str = "trailing") -> list[int]:
-    """The decreasing timesteps a sampler with ``steps`` steps visits.
+    """The ``steps`` strictly decreasing timesteps a sampler visits: one network call per step (two for Heun).
 
     linear / leading / trailing follow Lin et al. 2024 ("Common Diffusion Noise Schedules and Sample
     Steps are Flawed", Table 2); "trailing" always starts at t = T−1, the pure-noise end. "karras"
-    spaces σ by Karras et al. 2022 eq. 5 (ρ = 7) and rounds to the nearest timestep in log σ
-    (duplicates removed, so it may return fewer steps when steps is close to T).
+    spaces σ by Karras et al. 2022 eq. 5 (ρ = 7), see ``karras_timesteps``. Every spacing returns
+    exactly ``steps`` distinct timesteps: what the user asks for is what runs.
     """
     T = schedule.num_timesteps
     try:
@@ -78,18 +82,41 @@ def make_timesteps(schedule: NoiseSchedule, steps: int, spacing: str = "trailing
     elif spacing == "leading":
         ts = (np.arange(steps) * (T // steps)).astype(np.int64)[::-1]
     elif spacing == "trailing":
-        ts = np.round(np.arange(T, 0, -T / steps)).astype(np.int64) - 1
+        # round(T − i·T/S) − 1 for i < S; np.arange(T, 0, −T/S) can overshoot by one float ulp and add a step.
+        ts = np.round(T - np.arange(steps) * (T / steps)).astype(np.int64) - 1
     elif spacing == "karras":
-        rho = 7.0
-        sig = schedule.sigmas.numpy()
-        ramp = np.linspace(0, 1, steps)
-        lo, hi = sig[0] ** (1 / rho), sig[-1] ** (1 / rho)
-        wanted = (hi + ramp * (lo - hi)) ** rho
-        ts = np.abs(np.log(sig)[None, :] - np.log(wanted)[:, None]).argmin(axis=1)
-        ts = np.array(list(dict.fromkeys(ts.tolist())), dtype=np.int64)
+        ts = karras_timesteps(schedule, steps)
     else:
         raise ValueError(f"Unknown timestep spacing '{spacing}'. Choose one of: {', '.join(SPACINGS)}.")
-    return [int(t) for t in ts]
+    ts = [int(t) for t in ts]
+    if len(ts) != steps or any(a <= b for a, b in zip(ts, ts[1:], strict=False)) or ts[-1] < 0:
+        raise RuntimeError(f"{spacing} spacing made {ts} for {steps} steps: a bug in make_timesteps.")
+    return ts
+
+
+def karras_timesteps(schedule: NoiseSchedule, steps: int, rho: float = KARRAS_RHO) -> np.ndarray:
+    """Timesteps whose σ follow Karras et al. 2022 eq. 5 (σ_i^(1/ρ) linear in i), ``steps`` of them.
+
+    σ_max is σ at the last timestep whose β the schedule did not clip: the cosine schedule clips
+    β_{T−1} at 0.999, which makes σ jump thirty-fold in its last step (≈ 642 at T−2, ≈ 2·10⁴ at T−1);
+    from that σ_max most of the ramp would fall between the last two timesteps. The first step is
+    still T−1, where the starting noise x_T lives. Each σ is rounded to the nearest timestep in
+    log σ; where two land on one timestep (the top of the schedule has few timesteps per octave of σ)
+    the later one moves to the next free timestep below, so exactly ``steps`` distinct timesteps remain.
+    """
+    T = schedule.num_timesteps
+    sig = schedule.sigmas.numpy()
+    top = T - 2 if T > 1 and float(schedule.betas[-1]) >= BETA_CAP else T - 1
+    ramp = np.linspace(0.0, 1.0, steps)
+    hi, lo = sig[top] ** (1 / rho), sig[0] ** (1 / rho)
+    wanted = (hi + ramp * (lo - hi)) ** rho
+    nearest = np.abs(np.log(sig[None, : top + 1]) - np.log(wanted)[:, None]).argmin(axis=1)
+    ts = np.empty(steps, dtype=np.int64)
+    previous = T  # so that the first step may be T−1
+    for i, t in enumerate(nearest):
+        t = T - 1 if i == 0 else min(int(t), previous - 1)
+        ts[i] = previous = max(t, steps - 1 - i)  # leave one timestep for each step still to come
+    return ts
 
 
 def _alpha_bar(schedule: NoiseSchedule, t: int) -> float:
@@ -308,12 +335,40 @@ def sample_dpmpp_2m(
     return x
 
 
+def euler_maruyama_step(schedule, x_t, pred_eps, t: int, t_next: int, noise=None):
+    """One Euler–Maruyama step of the variance-preserving reverse-time SDE (Song et al. 2021, eq. 6).
+
+    The VP SDE has drift f = −½β x and diffusion g = √β (Song et al. 2021, eq. 11), so its reverse is
+    dx = [−½β x − β ∇log p_t(x)] dt + √β dw̄. Over a step t → t_next the integral of β dt is the
+    β of the DDPM chain that visits only these timesteps, β' = 1 − ᾱ_t/ᾱ_next (Nichol & Dhariwal 2021,
+    §4), and the score is ∇log p_t = −ε̂/√(1 − ᾱ_t):
+
+        x_next = (1 + β'/2) x_t − β' ε̂/√(1 − ᾱ_t) + √β' z.
+
+    Why the VP form and not the σ (VE) form y' = y − ((σ² − σ'²)/σ) ε̂ + √(σ² − σ'²) z: both are
+    first-order, but the VE noise term is ≈ σ instead of σ' when σ' ≪ σ. On the cosine schedule the
+    first of 200 steps goes from σ ≈ 2·10⁴ to σ ≈ 128, which left x_t about 160 times larger than
+    any x_t the network was trained on (and still four times too large at t = 800); its predictions
+    there were the broken fragments. In the VP form the state stays at unit scale: the worst step
+    (β' → 1, pure noise) leaves x_t with variance 1.25 instead of 1, and later steps correct it.
+    """
+    a_t, a_next = _alpha_bar(schedule, t), _alpha_bar(schedule, t_next)
+    beta = 1.0 - a_t / a_next
+    score = -pred_eps / math.sqrt(1.0 - a_t)
+    x_next = (1.0 + 0.5 * beta) * x_t + beta * score
+    if noise is not None:
+        x_next = x_next + math.sqrt(beta) * noise
+    return x_next
+
+
 @torch.no_grad()
 def sample_euler_maruyama(
-    model, x_T, schedule, steps=100, *, generator=None, callback=None, cond=None, clip_x0=None, spacing="trailing"
+    model, x_T, schedule, steps=200, *, generator=None, callback=None, cond=None, clip_x0=None, spacing="trailing"
 ):
-    """Euler–Maruyama on the reverse-time SDE (Song et al. 2021, eq. 6) in the σ view:
-    y' = y + (σ² − σ'²) ∇log p(y) + √(σ² − σ'²) z, with ∇_y log p = −ε̂/σ. The last step returns x̂_0."""
+    """Euler–Maruyama on the reverse-time SDE (Song et al. 2021, eq. 6) of the variance-preserving
+    diffusion, see ``euler_maruyama_step``. The last step returns x̂_0 (the noise-free denoising step
+    that ends Song et al.'s samplers). First order in the step size, so it needs many more steps
+    than the ODE samplers for the same quality."""
     _check_start(x_T)
     ts = make_timesteps(schedule, steps, spacing)
     x, n = x_T, len(ts)
@@ -323,11 +378,7 @@ def sample_euler_maruyama(
         if t_next < 0:
             x_next = pred_x0
         else:
-            s, s_next = _sigma(schedule, t), _sigma(schedule, t_next)
-            delta = s * s - s_next * s_next
-            y = x / math.sqrt(_alpha_bar(schedule, t))
-            y_next = y - (delta / s) * pred_eps + math.sqrt(delta) * _noise_like(x, generator)
-            x_next = math.sqrt(_alpha_bar(schedule, t_next)) * y_next
+            x_next = euler_maruyama_step(schedule, x, pred_eps, t, t_next, _noise_like(x, generator))
         _report(callback, i, n, t, t_next, x, pred_x0, pred_eps, x_next)
         x = x_next
     return x
