@@ -170,9 +170,9 @@ def guidance_sweep(
 
     All scales share x_T (seeded by ``seed``), so the grid's columns differ only in w. Yields
     ``SweepProgress`` after every DDIM step of every chunk of ``batch_size`` samples, then one
-    ``SweepFinished``.
+    ``SweepFinished``. The input is checked when this is called (before any sampling), so a caller
+    can report a wrong model or scale at once.
     """
-    started = time.perf_counter()
     num_classes = int(getattr(model, "num_classes", 0) or 0)
     if num_classes <= 0:
         raise ValueError("The guidance sweep needs a class-conditional model; this one was trained without classes.")
@@ -187,6 +187,10 @@ def guidance_sweep(
     if not scales:
         raise ValueError("Give at least one guidance scale to sweep.")
     interval = check_guidance_interval(interval, schedule.num_timesteps)
+    if not 1 <= int(steps) <= schedule.num_timesteps:
+        raise ValueError(f"The sweep takes 1 to {schedule.num_timesteps} DDIM steps, not {steps}.")
+    if int(batch_size) < 1:
+        raise ValueError("The sweep's batch size must be at least 1.")
     per_class = int(per_class)
     if not 2 <= per_class <= 100:
         raise ValueError(f"The sweep needs 2 to 100 samples per class (diversity needs two), not {per_class}.")
@@ -197,17 +201,24 @@ def guidance_sweep(
     n = labels.shape[0]
     if n <= PR_NEIGHBOURS:
         raise ValueError(f"The sweep needs more than {PR_NEIGHBOURS} samples in all; choose more classes.")
-    x_T = torch.randn((n, *shape), generator=torch.Generator().manual_seed(int(seed)))
+    return _sweep_events(model, schedule, scales, labels, shape, int(steps), int(seed), interval, clip_x0,
+                         int(batch_size), list(class_names))  # fmt: skip
+
+
+def _sweep_events(model, schedule, scales, labels, shape, steps, seed, interval, clip_x0, batch_size, class_names):
+    started = time.perf_counter()
+    n = labels.shape[0]
+    x_T = torch.randn((n, *shape), generator=torch.Generator().manual_seed(seed))
 
     # One long batch over (scale, sample): scale s, sample i starts from x_T[i] with weight scales[s].
     all_x = x_T.repeat(len(scales), 1, 1, 1)
     all_labels = labels.repeat(len(scales))
     all_w = torch.tensor(scales, dtype=torch.float32).repeat_interleave(n)
-    chunks = list(range(0, all_x.shape[0], int(batch_size)))
-    total, done = len(chunks) * int(steps), 0
+    chunks = list(range(0, all_x.shape[0], batch_size))
+    total, done = len(chunks) * steps, 0
     outputs = []
     for start in chunks:
-        end = min(start + int(batch_size), all_x.shape[0])
+        end = min(start + batch_size, all_x.shape[0])
         x = None
         for step in guided_ddim(
             model, all_x[start:end], schedule, steps, all_labels[start:end], all_w[start:end],
@@ -231,10 +242,10 @@ def guidance_sweep(
         images=images.numpy().astype(np.float32),
         metrics=metrics,
         floor=floor,
-        steps=int(steps),
+        steps=steps,
         interval=interval,
         seconds=time.perf_counter() - started,
-        class_names=list(class_names),
+        class_names=class_names,
     )
     yield SweepFinished(result)
 

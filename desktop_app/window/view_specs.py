@@ -16,6 +16,7 @@ VIEW_SPECS = (
     ("Schedules", "desktop_app.views.schedules_view", "SchedulesView"),
     ("Train", "desktop_app.views.train_view", "TrainView"),
     ("Generate", "desktop_app.views.generate_view", "GenerateView"),
+    ("Guidance", "desktop_app.views.guidance_view", "GuidanceView"),
     ("Edit", "desktop_app.views.edit_view", "EditView"),
 )
 VIEW_ICONS = (
@@ -23,6 +24,7 @@ VIEW_ICONS = (
     QStyle.StandardPixmap.SP_FileDialogDetailedView,
     QStyle.StandardPixmap.SP_BrowserReload,
     QStyle.StandardPixmap.SP_DialogApplyButton,
+    QStyle.StandardPixmap.SP_ArrowUp,
     QStyle.StandardPixmap.SP_DialogResetButton,
 )
 # What the background thread imports before the views are built: everything heavy they need.

@@ -1,0 +1,138 @@
+"""Classifier-free guidance at one step, taken apart: ε_u, ε_c, their difference, ε̃ and the x̂₀ of each.
+
+Image models: two rows of image panels, the ε's above and the x̂₀ each implies below (x_t and the
+next state x_{t−1} at the left end). ε's are shown on ±3 (they are N(0, I)-sized); the differences
+on ± their largest value at that step, said in the caption, since they are small.
+
+2-D models: the particle cloud x_t with, from each of the first points, a line to where each
+prediction says its clean point is: x̂₀ from ε_u (grey), from ε_c (the class colour family, blue) and
+from ε̃ (red). With w > 1 the red line overshoots the blue one: that is guidance.
+
+Frames come from ``core.diffusion.guided_sampling.GuidanceFrame`` (recorded while sampling), so
+showing a step costs no network call.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtWidgets import QGridLayout, QLabel, QStackedWidget, QVBoxLayout, QWidget
+
+from desktop_app.widgets.image_panel import ImagePanel
+from desktop_app.widgets.point_cloud import PointCloudPlot
+
+EPS_LEVELS = (-3.0, 3.0)
+MAX_ARROWS = 48  # points that get their three x̂₀ lines (more would hide the cloud)
+ARROW_PENS = {"uncond": (120, 120, 120, 170), "cond": (0, 114, 178, 200), "guided": (213, 40, 0, 220)}
+
+# (attribute of GuidanceFrame, title, row, column, levels or None for symmetric-by-data)
+IMAGE_PANELS = (
+    ("x_t", "x_t", 0, 0, (-1.0, 1.0)),
+    ("eps_uncond", "ε(x_t, ∅)", 0, 1, EPS_LEVELS),
+    ("eps_cond", "ε(x_t, c)", 0, 2, EPS_LEVELS),
+    ("eps_difference", "ε_c − ε_u", 0, 3, None),
+    ("eps_guided", "ε̃ = ε_u + w(ε_c − ε_u)", 0, 4, EPS_LEVELS),
+    ("x_next", "next x (after the step)", 1, 0, (-1.0, 1.0)),
+    ("x0_uncond", "x̂₀ from ε_u", 1, 1, (-1.0, 1.0)),
+    ("x0_cond", "x̂₀ from ε_c", 1, 2, (-1.0, 1.0)),
+    ("x0_difference", "x̂₀(ε_c) − x̂₀(ε_u)", 1, 3, None),
+    ("x0_guided", "x̂₀ from ε̃", 1, 4, (-1.0, 1.0)),
+)
+
+
+def symmetric_levels(values: np.ndarray) -> tuple[float, float]:
+    """(−m, m) with m the largest |value| (at least 1e-6, so a zero difference still draws)."""
+    m = float(np.abs(values).max()) if values.size else 0.0
+    return (-max(m, 1e-6), max(m, 1e-6))
+
+
+class GuidanceComponentsPanel(QWidget):
+    """Shows one recorded ``GuidanceFrame``: images for image models, lines on the cloud for 2-D ones."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.panels: dict[str, ImagePanel] = {}
+        images = QWidget()
+        grid = QGridLayout(images)
+        grid.setContentsMargins(0, 0, 0, 0)
+        grid.setSpacing(4)
+        for name, title, row, column, _ in IMAGE_PANELS:
+            panel = ImagePanel(title)
+            panel.setMinimumSize(90, 90)
+            self.panels[name] = panel
+            grid.addWidget(panel, row, column)
+
+        self.cloud = PointCloudPlot("x_t and the x̂₀ each prediction implies")
+        self._lines = {}
+        for key, rgba in ARROW_PENS.items():
+            item = pg.PlotCurveItem(pen=pg.mkPen(*rgba, width=1.5), connect="pairs")
+            self.cloud.addItem(item)
+            self._lines[key] = item
+        legend = QLabel(
+            "Lines from each point x_t to x̂₀ from ε_u (grey), from ε_c (blue) and from ε̃ (red): "
+            "with w > 1 the red end goes past the blue one, away from the unconditional guess."
+        )
+        legend.setWordWrap(True)
+        points = QWidget()
+        column = QVBoxLayout(points)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(self.cloud, 1)
+        column.addWidget(legend)
+
+        self.stack = QStackedWidget()
+        self.stack.addWidget(images)
+        self.stack.addWidget(points)
+        self.caption = QLabel("Run a model step by step, then scrub the steps.")
+        self.caption.setWordWrap(True)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.stack, 1)
+        layout.addWidget(self.caption)
+        self._points_mode = False
+        self._labels: np.ndarray | None = None
+
+    def set_points_mode(self, points: bool, labels: np.ndarray | None = None) -> None:
+        self._points_mode = points
+        self._labels = labels
+        self.stack.setCurrentIndex(1 if points else 0)
+
+    def clear(self, message: str) -> None:
+        for panel in self.panels.values():
+            panel.clear()
+        self.cloud.set_points(np.zeros((0, 2), np.float32))
+        for item in self._lines.values():
+            item.setData([], [])
+        self.caption.setText(message)
+
+    def show_frame(self, frame, scale: float) -> None:
+        """Draw ``frame`` (a GuidanceFrame); ``scale`` is the w of the run (1 is used outside the interval)."""
+        w = scale if frame.guided else 1.0
+        where = "" if frame.guided else " (outside the guidance interval: ε̃ = ε_c)"
+        diff_max = float(np.abs(frame.eps_difference).max())
+        self.caption.setText(
+            f"Step {frame.index + 1} of {frame.num_steps}, t = {frame.t}: w = {w:g}{where}. "
+            f"Largest |ε_c − ε_u| = {diff_max:.3f}; mean |ε_c − ε_u| = {float(np.abs(frame.eps_difference).mean()):.3f}."
+        )
+        if self._points_mode:
+            self._show_points(frame)
+            return
+        for name, _, _, _, levels in IMAGE_PANELS:
+            values = getattr(frame, name)
+            values = np.ascontiguousarray(values, dtype=np.float32)
+            shown = levels or symmetric_levels(values)
+            self.panels[name].set_batch(values, levels=shown)
+            if levels is None:
+                self.panels[name].set_caption(f"±{shown[1]:.3f}")
+
+    def _show_points(self, frame) -> None:
+        self.cloud.set_points(frame.x_t, self._labels)
+        start = frame.x_t[:MAX_ARROWS]
+        for key, end in (("uncond", frame.x0_uncond), ("cond", frame.x0_cond), ("guided", frame.x0_guided)):
+            pairs = np.empty((2 * len(start), 2), dtype=np.float32)
+            pairs[0::2], pairs[1::2] = start, end[:MAX_ARROWS]
+            self._lines[key].setData(pairs[:, 0], pairs[:, 1])
+
+    def line_data(self, key: str) -> tuple[np.ndarray, np.ndarray]:
+        """The (x, y) of the ``key`` lines on the cloud ("uncond", "cond", "guided"), for tests."""
+        x, y = self._lines[key].getData()
+        return (np.asarray(x), np.asarray(y)) if x is not None else (np.zeros(0), np.zeros(0))

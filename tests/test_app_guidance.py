@@ -1,0 +1,147 @@
+"""The Guidance view, driven as a person would: run step by step and scrub, run a sweep, cancel one."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtWidgets import QMessageBox
+
+from desktop_app.views.guidance_view import TRACE_IMAGES, GuidanceView
+
+torch.set_num_threads(1)
+RUN_TIMEOUT_MS = 120_000
+
+
+@pytest.fixture
+def view(qtbot, tmp_path):
+    view = GuidanceView(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(view)
+    view.resize(1000, 700)
+    view.show()
+    yield view
+    view.shutdown()
+
+
+@pytest.fixture
+def messages(monkeypatch):
+    shown = []
+    monkeypatch.setattr(QMessageBox, "warning", staticmethod(lambda parent, title, text, *a: shown.append(text)))
+    return shown
+
+
+def _choose_model(view, stem):
+    combo = view.setup.model_combo
+    labels = [combo.itemText(i) for i in range(combo.count())]
+    combo.setCurrentIndex(next(i for i, label in enumerate(labels) if label.startswith(stem)))
+
+
+def _run(qtbot, view, button):
+    with qtbot.waitSignal(view._job.finished, timeout=RUN_TIMEOUT_MS):
+        qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+
+
+def test_offers_only_conditional_models_and_starts_on_fashion_mnist(view):
+    combo = view.setup.model_combo
+    labels = [combo.itemText(i) for i in range(combo.count())]
+    assert labels[combo.currentIndex()].startswith("fmnist_unet")
+    assert any(label.startswith("toy_eight_gaussians") for label in labels)
+    assert not any(label.startswith(("toy_checkerboard", "toy_swiss_roll")) for label in labels)  # no classes
+    assert view.setup.class_combo.count() == 10
+
+
+def test_step_by_step_images_and_scrubbing(qtbot, view):
+    view.setup.steps_spin.setValue(4)
+    view.setup.scale_spin.setValue(4.0)
+    view.setup.class_combo.setCurrentIndex(7)  # Sneaker
+    _run(qtbot, view, view.setup.run_button)
+    frames = view.frames()
+    assert len(frames) == 4 and [f.index for f in frames] == [0, 1, 2, 3]
+    assert view.scrubber.value() == 3  # the view followed the run to its end
+    view.scrubber.setValue(1)
+    panel = view.components.panels
+    shown = panel["eps_guided"].last_picture
+    assert shown is not None and panel["x0_cond"].last_picture is not None
+    f = frames[1]
+    assert f.eps_guided.shape == (TRACE_IMAGES, 1, 32, 32)
+    np.testing.assert_allclose(f.eps_guided, f.eps_uncond + 4.0 * (f.eps_cond - f.eps_uncond), atol=1e-4)
+    assert "Step 2 of 4" in view.components.caption.text() and "w = 4" in view.components.caption.text()
+
+
+def test_interval_and_arrows_on_the_2d_cloud(qtbot, view):
+    _choose_model(view, "toy_eight_gaussians")
+    assert view.components.stack.currentIndex() == 1  # the point cloud page
+    view.setup.steps_spin.setValue(6)
+    view.setup.scale_spin.setValue(3.0)
+    view.setup.interval_check.setChecked(True)
+    view.setup.t_lo_spin.setValue(300)
+    view.setup.t_hi_spin.setValue(700)
+    _run(qtbot, view, view.setup.run_button)
+    frames = view.frames()
+    inside = [i for i, f in enumerate(frames) if f.guided]
+    outside = [i for i, f in enumerate(frames) if not f.guided]
+    assert inside and outside
+    view.scrubber.setValue(inside[0])
+    gx, gy = view.components.line_data("guided")
+    cx, cy = view.components.line_data("cond")
+    assert len(gx) > 0 and np.abs(gx - cx).max() > 1e-3  # inside: ε̃ ≠ ε_c
+    assert "(no guidance)" not in view._step_label(inside[0])
+    view.scrubber.setValue(outside[0])
+    gx, gy = view.components.line_data("guided")
+    cx, cy = view.components.line_data("cond")
+    np.testing.assert_allclose(gx, cx, atol=1e-5)  # outside: guidance is off, ε̃ = ε_c
+    assert "outside the guidance interval" in view.components.caption.text()
+
+
+def test_sweep_shows_grid_and_curves(qtbot, view):
+    view.tabs.setCurrentIndex(1)
+    view.sweep.scales_edit.setText("0, 4")
+    view.sweep.per_class_spin.setValue(2)
+    view.sweep.steps_spin.setValue(3)
+    _run(qtbot, view, view.sweep.run_button)
+    result = view.sweep_result
+    assert result is not None and result.scales == (0.0, 4.0)
+    picture = view.grid_picture()
+    # 10 class rows × 2 scale columns of 32-pixel tiles with 2-pixel gaps
+    assert picture.shape[:2] == (10 * 34 - 2, 2 * 34 - 2)
+    x, y = view.sweep.curves["class_accuracy"].getData()
+    assert list(x) == [0.0, 4.0] and y[1] > y[0]  # guidance raises class accuracy
+    assert view.sweep.progress.value() == view.sweep.progress.maximum()
+    assert "w = 4" in view.sweep.summary.text()
+    assert view.sweep.run_button.isEnabled() and not view.sweep.cancel_button.isEnabled()
+
+
+def test_sweep_cancel(qtbot, view):
+    view.sweep.scales_edit.setText("0, 8")
+    view.sweep.per_class_spin.setValue(2)
+    view.sweep.steps_spin.setValue(200)
+    with qtbot.waitSignal(view.sweep.progress.valueChanged, timeout=RUN_TIMEOUT_MS):
+        qtbot.mouseClick(view.sweep.run_button, Qt.MouseButton.LeftButton)
+    assert view.is_running() and view.sweep.cancel_button.isEnabled()
+    with qtbot.waitSignal(view._worker.cancelled, timeout=RUN_TIMEOUT_MS):
+        qtbot.mouseClick(view.sweep.cancel_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not view.is_running(), timeout=RUN_TIMEOUT_MS)
+    assert view.sweep_result is None
+    assert view.sweep.progress.value() < view.sweep.progress.maximum()
+    assert "Cancelled" in view.status_label.text()
+    assert view.sweep.run_button.isEnabled()
+
+
+def test_bad_input_gives_a_message(view, messages):
+    view.sweep.scales_edit.setText("1, lots")
+    view.sweep.run_button.click()
+    assert messages and "numbers separated by commas" in messages[-1]
+    view.sweep.scales_edit.setText("1, 70")
+    view.sweep.run_button.click()
+    assert "between 0 and 50" in messages[-1]
+    _choose_model(view, "toy_two_moons")
+    view.sweep.scales_edit.setText("0, 2")
+    view.sweep.run_button.click()
+    assert "Fashion-MNIST" in messages[-1]
+    view.setup.interval_check.setChecked(True)
+    view.setup.t_lo_spin.setValue(800)
+    view.setup.t_hi_spin.setValue(100)
+    view.setup.run_button.click()
+    assert "start before it ends" in messages[-1]
+    assert not view.is_running()
