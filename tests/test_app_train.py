@@ -165,6 +165,7 @@ def test_resuming_a_run_leaves_the_form_as_the_user_had_it(qtbot, view, tmp_path
     after = view.config()
     assert after.dataset == "fashion_mnist" and after.class_conditional and after.steps == 1234
     assert view.conditional_check.isChecked() and view.dataset_combo.isEnabled()
+    assert "your own settings again" in view.progress_label.text()
 
 
 def test_shutdown_during_training_asks_and_leaves_no_thread_running(qtbot, view, monkeypatch):

@@ -319,6 +319,8 @@ class TrainView(QWidget):
         if self._form_before_resume is not None:
             self.setup_panel.restore(self._form_before_resume)
             self._form_before_resume = None
+            note = "The form shows your own settings again (Load & resume showed the checkpoint's while it ran)."
+            self.progress_panel.show_message(f"{self.progress_label.text()} {note}".strip())
 
     def _update_buttons(self) -> None:
         running = self.is_training()
