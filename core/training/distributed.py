@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -131,6 +132,11 @@ class DistributedContext:
             return model
         device = next(model.parameters()).device
         device_ids = [device.index] if device.type == "cuda" else None
+        if device.type == "cpu":
+            # The CPU's 1×1 convolutions return weight gradients with other (equivalent) strides for
+            # their size-1 dimensions; DDP then copies those few small tensors, and says so once per
+            # process. Harmless, and noise in the command line's output.
+            warnings.filterwarnings("ignore", message="Grad strides do not match bucket view strides")
         return nn.parallel.DistributedDataParallel(model, device_ids=device_ids)
 
     def shard(self, tensor: torch.Tensor) -> torch.Tensor:
