@@ -18,6 +18,7 @@ VIEW_SPECS = (
     ("Generate", "desktop_app.views.generate_view", "GenerateView"),
     ("Guidance", "desktop_app.views.guidance_view", "GuidanceView"),
     ("Edit", "desktop_app.views.edit_view", "EditView"),
+    ("Score & likelihood", "desktop_app.views.score_view", "ScoreView"),
 )
 VIEW_ICONS = (
     QStyle.StandardPixmap.SP_MediaSeekForward,
@@ -26,6 +27,7 @@ VIEW_ICONS = (
     QStyle.StandardPixmap.SP_DialogApplyButton,
     QStyle.StandardPixmap.SP_ArrowUp,
     QStyle.StandardPixmap.SP_DialogResetButton,
+    QStyle.StandardPixmap.SP_FileDialogContentsView,
 )
 # What the background thread imports before the views are built: everything heavy they need.
 HEAVY_MODULES = (

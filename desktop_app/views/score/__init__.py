@@ -1,0 +1,1 @@
+"""The panels of the Score & likelihood view (``desktop_app/views/score_view.py`` composes them)."""

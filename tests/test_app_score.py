@@ -1,0 +1,109 @@
+"""The Score & likelihood view, driven as a person would: drag t, run Langevin, draw paths, compute the NLL."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from PySide6.QtCore import QEvent, QPointF, QSettings, Qt  # noqa: E402
+from PySide6.QtGui import QMouseEvent  # noqa: E402
+from PySide6.QtWidgets import QApplication, QStyle, QStyleOptionSlider  # noqa: E402
+
+from desktop_app.views.score_view import ScoreView  # noqa: E402
+
+
+@pytest.fixture
+def view(qtbot, tmp_path):
+    view = ScoreView(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(view)
+    view.resize(1000, 720)
+    view.show()
+    qtbot.waitExposed(view)
+    yield view
+    view.shutdown()
+
+
+def _drag(slider, to_fraction: float) -> None:
+    """Press the slider's handle, move it with the button held, release it there."""
+    option = QStyleOptionSlider()
+    slider.initStyleOption(option)
+    handle = slider.style().subControlRect(
+        QStyle.ComplexControl.CC_Slider, option, QStyle.SubControl.SC_SliderHandle, slider
+    )
+    start = QPointF(handle.center())
+    end = QPointF(slider.width() * to_fraction, start.y())
+    left, none = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    for kind, pos, buttons in (
+        (QEvent.Type.MouseButtonPress, start, left),
+        (QEvent.Type.MouseMove, (start + end) / 2, left),
+        (QEvent.Type.MouseMove, end, left),
+        (QEvent.Type.MouseButtonRelease, end, Qt.MouseButton.NoButton),
+    ):
+        event = QMouseEvent(kind, pos, slider.mapToGlobal(pos), left, buttons, none)
+        QApplication.sendEvent(slider, event)
+
+
+def test_dragging_t_redraws_both_fields(view):
+    assert view.model is not None and view.field_arrow_count() == 32 * 32
+    arrows_before = view.learned_plot.arrows.getData()[0].copy()
+    exact_before = view.exact_plot.arrows.getData()[0].copy()
+    info_before = view.info.text()
+    _drag(view.scrubber._slider, 0.7)
+    t = view.scrubber.value()
+    assert t > 500  # the handle went where it was dragged
+    assert not np.allclose(view.learned_plot.arrows.getData()[0], arrows_before)
+    assert not np.allclose(view.exact_plot.arrows.getData()[0], exact_before)
+    assert view.info.text() != info_before and "‖ε̂_θ − ε*‖" in view.info.text()
+    heat = view.exact_plot.heat.image
+    assert heat is not None and heat.shape == (32, 32) and np.isfinite(heat).all()
+    samples = view.learned_plot.samples.getData()[0]
+    assert len(samples) == 300 and np.isfinite(samples).all()
+
+
+def test_nll_run_finishes_with_a_number_and_a_density(qtbot, view):
+    view.tabs.setCurrentWidget(view.likelihood)
+    panel = view.likelihood
+    panel.steps.setValue(2)  # a coarse ODE: the test checks the wiring, tests/test_likelihood.py the maths
+    with qtbot.waitSignal(panel.run_finished, timeout=120_000):
+        qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
+        assert panel.cancel_button.isEnabled()
+    assert panel.result is not None and panel.result.nfe == 8
+    assert "NLL of 500 held-out points" in panel.message.text() and "bits/dim" in panel.message.text()
+    assert panel.progress.value() == 2
+    density = panel.plot.heat.image
+    assert density.shape == (24, 24) and np.isfinite(density).all()
+    assert density.max() > density.min()
+    assert panel.run_button.isEnabled() and not panel.cancel_button.isEnabled()
+
+
+def test_nll_can_be_cancelled(qtbot, view):
+    panel = view.likelihood
+    panel.steps.setValue(200)
+    with qtbot.waitSignal(panel.run_finished, timeout=120_000):
+        qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(panel.cancel_button, Qt.MouseButton.LeftButton)
+    assert panel.message.text() == "Cancelled." and panel.result is None
+
+
+def test_langevin_and_paths_runs_draw(qtbot, view):
+    particles = view.particles
+    particles.steps.setValue(20)
+    particles.mode.setCurrentIndex(1)  # annealed
+    with qtbot.waitSignal(particles.run_finished, timeout=60_000):
+        qtbot.mouseClick(particles.run_button, Qt.MouseButton.LeftButton)
+    assert particles.frames.shape == (21, 400, 2) and np.isfinite(particles.frames).all()
+    assert particles.scrubber.maximum() == 20
+    particles.scrubber.setValue(20)
+    np.testing.assert_array_equal(particles.plot.points(), particles.frames[20].astype(np.float32))
+
+    paths = view.paths
+    paths.steps.setValue(10)
+    with qtbot.waitSignal(paths.run_finished, timeout=60_000):
+        qtbot.mouseClick(paths.run_button, Qt.MouseButton.LeftButton)
+    sde, ode = paths.paths
+    assert sde.shape == ode.shape == (11, 48, 2)
+    np.testing.assert_array_equal(sde[0], ode[0])  # the same starts
+    assert np.abs(sde[-1] - ode[-1]).mean() > 0.01  # but the SDE's noise takes them elsewhere
