@@ -38,7 +38,7 @@ from dataclasses import dataclass
 
 import torch
 
-from core.diffusion.samplers import Callback, SamplerStep, SamplingCancelled, denoise, make_timesteps
+from core.diffusion.samplers import Callback, SamplerStep, SamplingCancelled, denoise, make_timesteps, sample_ddim
 from core.diffusion.schedules import NoiseSchedule
 
 FLOW_TIME_SCALE = 1000.0  # a network sees t·1000, the range its sinusoidal time embedding was made for
@@ -305,3 +305,26 @@ class DiffusionVelocity(torch.nn.Module):
         t = self.timestep_of(s0)
         pred_x0, pred_eps = denoise(self.model, from_flow_coordinates(self.schedule, t, z), t, self.schedule, self.cond)
         return pred_eps - pred_x0
+
+
+@torch.no_grad()
+def ddim_path_in_flow_coordinates(
+    model, schedule: NoiseSchedule, noise: torch.Tensor, steps: int = 50, cond: dict | None = None
+) -> tuple[torch.Tensor, list[float]]:
+    """The diffusion PF-ODE path that DDIM (η = 0) takes from ``noise``, drawn in flow coordinates.
+
+    Starts at x_T = (α_T + σ_T) ε, so that its z_T is the same ε a flow model starts from. Returns the
+    states z (steps + 1, B, …) and their flow times (decreasing, ending at 0).
+    """
+    ts = make_timesteps(schedule, steps, "trailing")
+    x_T = from_flow_coordinates(schedule, ts[0], noise)
+    states = [noise]
+    sample_ddim(
+        model,
+        x_T,
+        schedule,
+        steps,
+        cond=cond,
+        callback=lambda s: states.append(to_flow_coordinates(schedule, s.t_next, s.x_next)),
+    )
+    return torch.stack(states), ddim_flow_times(schedule, steps)

@@ -18,6 +18,7 @@ VIEW_SPECS = (
     ("Generate", "desktop_app.views.generate_view", "GenerateView"),
     ("Guidance", "desktop_app.views.guidance_view", "GuidanceView"),
     ("Edit", "desktop_app.views.edit_view", "EditView"),
+    ("Fast sampling", "desktop_app.views.fast_view", "FastView"),
     ("Score & likelihood", "desktop_app.views.score_view", "ScoreView"),
 )
 VIEW_ICONS = (
@@ -27,6 +28,7 @@ VIEW_ICONS = (
     QStyle.StandardPixmap.SP_DialogApplyButton,
     QStyle.StandardPixmap.SP_ArrowUp,
     QStyle.StandardPixmap.SP_DialogResetButton,
+    QStyle.StandardPixmap.SP_MediaSkipForward,
     QStyle.StandardPixmap.SP_FileDialogContentsView,
 )
 # What the background thread imports before the views are built: everything heavy they need.

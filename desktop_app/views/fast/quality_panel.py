@@ -1,0 +1,62 @@
+"""MMD against the number of sampling steps: diffusion (DDIM), flow matching, reflow, distilled students."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+from desktop_app.window import themes
+
+SERIES = {
+    "diffusion": "Diffusion, DDIM",
+    "flow": "Flow matching, Euler",
+    "reflow": "Reflow, Euler",
+    "distilled": "Distilled students",
+}
+MMD_FLOOR = 1e-4  # MMD² can dip below 0 for two samples of one distribution; a log axis needs > 0
+
+
+class FewStepQuality(QWidget):
+    """One plot (steps against log MMD²), one curve per method; lower is better."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.plot = pg.PlotWidget()
+        self.plot.setBackground(themes.current().plot_background)
+        self.plot.setTitle("Quality against steps (MMD², lower is better)", **themes.title_style())
+        self.plot.setLabel("bottom", "sampling steps")
+        self.plot.setLabel("left", "MMD²")
+        self.plot.setLogMode(x=False, y=True)
+        self.plot.getAxis("bottom").setTicks([[(n, str(n)) for n in range(1, 17)]])
+        self.plot.setMenuEnabled(False)
+        self.plot.showGrid(x=True, y=True, alpha=0.25)
+        legend = self.plot.addLegend(offset=(-10, 10), **themes.legend_style())
+        legend.setColumnCount(2)  # two rows: leaves the low right-hand end of the curves visible
+        self.curves: dict[str, pg.PlotDataItem] = {}
+        for index, (key, title) in enumerate(SERIES.items()):
+            colour = themes.series_colour(index)
+            self.curves[key] = self.plot.plot(
+                [], [], name=title, pen=pg.mkPen(colour, width=2), symbol="o", symbolSize=7, symbolBrush=colour
+            )
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.plot)
+        self._data: dict[str, tuple[list[float], list[float]]] = {key: ([], []) for key in SERIES}
+
+    def set_series(self, key: str, steps, mmd) -> None:
+        steps = [float(s) for s in steps]
+        mmd = [max(float(m), MMD_FLOOR) for m in mmd]
+        self._data[key] = (steps, mmd)
+        self.curves[key].setData(np.asarray(steps), np.asarray(mmd))
+
+    def add_point(self, key: str, steps: int, mmd: float) -> None:
+        xs, ys = self._data[key]
+        self.set_series(key, [*xs, steps], [*ys, mmd])
+
+    def series(self, key: str) -> tuple[list[float], list[float]]:
+        return self._data[key]
+
+    def clear(self, *keys: str) -> None:
+        for key in keys or tuple(SERIES):
+            self.set_series(key, [], [])
