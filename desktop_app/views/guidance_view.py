@@ -21,6 +21,7 @@ import torch
 from PySide6.QtCore import QSettings, Qt, Signal, Slot
 from PySide6.QtWidgets import QLabel, QMessageBox, QProgressBar, QTabWidget, QVBoxLayout, QWidget
 
+from core.data import make_toy_2d
 from core.diffusion.guided_sampling import GuidanceFrame, trace_guidance
 from core.evaluation.guidance_sweep import SweepFinished, SweepProgress, guidance_sweep
 from core.io import CheckpointError, load_denoiser
@@ -118,6 +119,7 @@ class GuidanceView(QWidget):
             return
         points = sample_shape(self._checkpoint) == (2,)
         self.components.set_points_mode(points)
+        self.components.set_reference(self._toy_reference(entry.metadata) if points else None)
         self.setup.set_num_timesteps(self._checkpoint.schedule.num_timesteps)
         self.components.clear("Press Run step by step, then scrub the steps.")
         self.sweep.run_button.setToolTip(
@@ -125,6 +127,16 @@ class GuidanceView(QWidget):
             else "The sweep's metrics need the Fashion-MNIST model; choose it above"
         )  # fmt: skip
         self.status_changed.emit(f"Guidance model: {entry.label}")
+
+    @staticmethod
+    def _toy_reference(metadata: dict) -> np.ndarray | None:
+        """Fresh points of the toy the model was trained on (None for a dataset not known here)."""
+        try:
+            return make_toy_2d(
+                str(metadata.get("dataset_name") or metadata.get("dataset")), 2000, seed=1
+            ).points.numpy()
+        except (ValueError, KeyError):
+            return None
 
     # --- running ----------------------------------------------------------------------------------
 
@@ -250,6 +262,7 @@ class GuidanceView(QWidget):
         self._job.wait(2000)
         self.setup.set_busy(False)
         self.sweep.set_busy(False)
+        self.scrubber.setLabelFunction(self._step_label)  # measures the label's width for this run's steps
         if self._frames and not self.status_label.text().startswith(("Stopped", "Cancelled")):
             self.status_label.setText(
                 f"Recorded {len(self._frames)} steps: scrub them (←/→, Home/End) to see how ε̃ leaves ε_c behind."

@@ -22,7 +22,7 @@ from desktop_app.widgets.image_panel import ImagePanel
 from desktop_app.widgets.point_cloud import PointCloudPlot
 
 EPS_LEVELS = (-3.0, 3.0)
-MAX_ARROWS = 48  # points that get their three x̂₀ lines (more would hide the cloud)
+MAX_ARROWS = 32  # points that get their three x̂₀ lines (more would hide the cloud)
 ARROW_PENS = {"uncond": (120, 120, 120, 170), "cond": (0, 114, 178, 200), "guided": (213, 40, 0, 220)}
 
 # (attribute of GuidanceFrame, title, row, column, levels or None for symmetric-by-data)
@@ -90,6 +90,10 @@ class GuidanceComponentsPanel(QWidget):
         layout.addWidget(self.caption)
         self._points_mode = False
         self._labels: np.ndarray | None = None
+
+    def set_reference(self, points: np.ndarray | None) -> None:
+        """The training distribution as a faint cloud behind the particles (2-D models)."""
+        self.cloud.set_reference(points)
 
     def set_points_mode(self, points: bool, labels: np.ndarray | None = None) -> None:
         self._points_mode = points

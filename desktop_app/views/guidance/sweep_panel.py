@@ -77,7 +77,8 @@ class GuidanceSweepPanel(QWidget):
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
         self.progress.setMinimumWidth(120)
-        row = FlowRow()
+        controls = QWidget()
+        row = FlowRow(controls)  # wraps at 1024×768 rather than widening the window
         for label, widget in (("Scales w", self.scales_edit), ("Per class", self.per_class_spin),
                               ("Steps", self.steps_spin)):  # fmt: skip
             row.addWidget(QLabel(label))
@@ -93,7 +94,7 @@ class GuidanceSweepPanel(QWidget):
         self.plot.setLabel("bottom", "guidance scale w")
         self.plot.setYRange(0, 1.6)
         self.plot.showGrid(x=True, y=True, alpha=0.2)
-        self.plot.addLegend(offset=(-5, 5))
+        self.plot.addLegend(offset=(-5, 5), labelTextSize="8pt")
         self.curves = {}
         self.floors = {}
         for key, name, rgb in CURVES:
@@ -113,7 +114,7 @@ class GuidanceSweepPanel(QWidget):
         splitter.setSizes([400, 500])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addLayout(row)
+        layout.addWidget(controls)
         layout.addWidget(splitter, 1)
         layout.addWidget(self.summary)
 
