@@ -1,0 +1,115 @@
+"""Score & likelihood view: field redraw time at a new t, and the exact 2-D NLL time per 1,000 points.
+
+References (issue 12): redrawing a 32×32 grid of arrows at a new t, p95 < 16 ms on the CPU with the
+shipped MLP; the exact (PF-ODE, exact divergence) NLL of 1,000 points in < 10 s on 2 cores.
+
+Cases:
+- ``learned field``: ``score_field`` of the shipped eight-Gaussians MLP on 32×32 points (one forward pass);
+- ``learned + exact``: the same plus the ideal denoiser's score over 1,000 training points;
+- ``view redraw``: what one t-slider step costs the GUI thread in ``ScoreView`` (both fields, the error
+  heat map, x_t samples, pushing arrays to pyqtgraph, and the repaint that follows);
+- ``NLL``: ``log_likelihood`` of 1,000 held-out points, RK4 with the default steps, exact divergence and
+  Hutchinson with one probe.
+
+Wall time includes waiting for a CPU when the machine is busy; the CPU time of the thread
+(``time.thread_time``) is printed beside it, as the cost a quiet machine would see.
+
+Run: ``python benchmarks/bench_score.py [--threads 1] [--redraws 60] [--nll-steps 32]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from core.data.toys import make_toy_2d  # noqa: E402
+from core.diffusion.ideal_denoiser import IdealDenoiser  # noqa: E402
+from core.diffusion.likelihood import DEFAULT_ODE_STEPS, log_likelihood  # noqa: E402
+from core.diffusion.score import score_field  # noqa: E402
+from core.io import load_denoiser  # noqa: E402
+
+MODEL = Path(__file__).resolve().parent.parent / "resources" / "models" / "toy_eight_gaussians.safetensors"
+TARGET_REDRAW_P95_MS = 16.0
+TARGET_NLL_S = 10.0
+
+
+def _times(fn, ts) -> tuple[np.ndarray, np.ndarray]:
+    wall, cpu = [], []
+    for t in ts:
+        w0, c0 = time.perf_counter(), time.thread_time()
+        fn(int(t))
+        wall.append(time.perf_counter() - w0)
+        cpu.append(time.thread_time() - c0)
+    return np.array(wall) * 1e3, np.array(cpu) * 1e3
+
+
+def _row(name: str, wall: np.ndarray, cpu: np.ndarray) -> None:
+    print(
+        f"{name:<18} wall p50 {np.percentile(wall, 50):7.2f} ms  p95 {np.percentile(wall, 95):7.2f} ms   "
+        f"cpu p50 {np.percentile(cpu, 50):7.2f} ms  p95 {np.percentile(cpu, 95):7.2f} ms   "
+        f"(reference: p95 < {TARGET_REDRAW_P95_MS:g} ms)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--redraws", type=int, default=60)
+    parser.add_argument("--nll-steps", type=int, default=DEFAULT_ODE_STEPS)
+    parser.add_argument("--skip-nll", action="store_true")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    checkpoint = load_denoiser(MODEL)
+    model, schedule = checkpoint.model, checkpoint.schedule
+    data = make_toy_2d("eight_gaussians", 50_000, seed=0).points[:1000].clone()
+    ideal = IdealDenoiser(data, schedule)
+    ts = np.random.default_rng(0).integers(0, schedule.num_timesteps, args.redraws)
+    print(f"torch threads: {args.threads}; model: {MODEL.name}; {args.redraws} redraws at random t")
+    score_field(model, schedule, 10, data=ideal)  # warm-up
+    _row("learned field", *_times(lambda t: score_field(model, schedule, t), ts))
+    _row("learned + exact", *_times(lambda t: score_field(model, schedule, t, data=ideal), ts))
+
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    from desktop_app.views.score_view import ScoreView
+
+    app = QApplication.instance() or QApplication([])
+    settings = QSettings(str(Path(os.environ.get("TMPDIR", "/tmp")) / "bench_score.ini"), QSettings.Format.IniFormat)
+    settings.setValue("score/model", MODEL.stem)
+    view = ScoreView(settings)
+    view.resize(1000, 720)
+    view.show()
+    app.processEvents()
+
+    def redraw(t: int) -> None:
+        view.scrubber.setValue(t)
+        app.processEvents()
+
+    _row("view redraw", *_times(redraw, ts))
+    view.shutdown()
+
+    if args.skip_nll:
+        return
+    points = make_toy_2d("eight_gaussians", 1000, seed=1000).points
+    for divergence in ("exact", "hutchinson"):
+        w0, c0 = time.perf_counter(), time.process_time()
+        result = log_likelihood(model, points, schedule, steps=args.nll_steps, divergence=divergence)
+        wall, cpu = time.perf_counter() - w0, time.process_time() - c0
+        print(
+            f"NLL {divergence:<10} 1,000 points, {result.nfe} evaluations: {wall:6.2f} s wall, {cpu:6.2f} s cpu; "
+            f"NLL {result.nll:.3f} nats = {result.bits_per_dim:.3f} bits/dim   (reference: < {TARGET_NLL_S:g} s on 2 cores)"
+        )
+
+
+if __name__ == "__main__":
+    main()
