@@ -166,6 +166,8 @@ def test_resuming_a_run_leaves_the_form_as_the_user_had_it(qtbot, view, tmp_path
     assert after.dataset == "fashion_mnist" and after.class_conditional and after.steps == 1234
     assert view.conditional_check.isChecked() and view.dataset_combo.isEnabled()
     assert "your own settings again" in view.progress_label.text()
+    # The status bar still describes the model that was trained, not the form.
+    assert view.model_name() == "MLP (for 2-D points)" and view.dataset_name() != view.dataset_combo.currentText()
 
 
 def test_shutdown_during_training_asks_and_leaves_no_thread_running(qtbot, view, monkeypatch):

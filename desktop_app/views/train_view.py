@@ -43,7 +43,7 @@ from desktop_app.views.train.progress_panel import ProgressPanel
 from desktop_app.views.train.resume_question import ask_overwrite
 from desktop_app.views.train.run_controls import RunControls, RunState
 from desktop_app.views.train.saved_runs import CHECKPOINT_FILTER, CHECKPOINT_SUFFIX, new_checkpoint_path, resume_config
-from desktop_app.views.train.setup_panel import SetupPanel
+from desktop_app.views.train.setup_panel import SetupPanel, network_label
 from desktop_app.workers import TrainingWorker, start_worker, stop_thread
 
 __all__ = ["DRAWING_SPEC", "TrainView", "format_count", "format_duration"]
@@ -69,6 +69,7 @@ class TrainView(QWidget):
         self._last_preview = None  # the latest Preview event (for File ▸ Export)
         self._run_parameters = 0  # the current / last run's number of parameters
         self._dataset_label = ""  # the current / last run's dataset, as core names it
+        self._model_label = ""  # the current / last run's network (what it is, not what the form now says)
         self._form_before_resume: dict | None = None  # the user's form while a resumed run shows its own
 
         self.setup_panel = SetupPanel(settings, speed_probe=self.speed_probe_enabled)
@@ -152,7 +153,7 @@ class TrainView(QWidget):
         return self._dataset_label or self.dataset_combo.currentText()
 
     def model_name(self) -> str:
-        return self.model_combo.currentText()
+        return self._model_label or self.model_combo.currentText()
 
     def config(self) -> TrainConfig:
         """The TrainConfig the form describes (ValueError with a readable message when it is not valid)."""
@@ -371,6 +372,7 @@ class TrainView(QWidget):
     def _on_started(self, event) -> None:
         points = len(event.image_shape) == 1
         self._dataset_label = event.dataset_name
+        self._model_label = network_label(event.config.model, points)
         self._run_parameters = int(event.num_parameters)
         self.preview_panel.show_kind(points)
         self.progress_panel.show_started(event, points)

@@ -41,6 +41,13 @@ KIND_DEFAULTS = {
 }
 
 
+def network_label(model: str, points: bool) -> str:
+    """What the form calls the network ``model`` of a TrainConfig ("auto" as TrainConfig resolves it)."""
+    if model == "auto":
+        model = "mlp" if points else "small"
+    return {**MODELS_FOR_POINTS, **MODELS_FOR_IMAGES}.get(model, model)
+
+
 def default_training_threads() -> int:
     """All CPU cores but one (see ``desktop_app.workers.default_worker_threads``)."""
     return default_worker_threads()
