@@ -437,3 +437,19 @@ def test_a_long_model_name_is_elided_in_the_middle_with_the_whole_name_in_the_to
     shown = combo.displayed_text(200)
     assert "…" in shown and shown.endswith("3,580") and combo.fontMetrics().horizontalAdvance(shown) <= 200
     assert combo.toolTip().startswith(full)
+
+
+def test_two_d_samples_of_a_conditional_model_have_a_legend_of_their_class_colours(qtbot, view):
+    checkpoint = point_checkpoint()
+    checkpoint.model = _Conditional(checkpoint.model)
+    checkpoint.metadata["class_names"] = ["left", "right"]
+    view.add_model(checkpoint)
+    view.batch_spin.setValue(50)
+    choose(view.sampler_combo, "ddim")
+    view.steps_spin.setValue(4)
+    generate_and_wait(qtbot, view)
+    legend = view.run_a.class_legend
+    assert legend.isVisible() and "left" in legend.text() and "right" in legend.text()
+    assert "rgb(0, 114, 178)" in legend.text()  # class 0's colour in the cloud
+    view.add_model(point_checkpoint())  # an unconditional model: no legend
+    assert not legend.isVisible()

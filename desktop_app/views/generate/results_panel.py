@@ -11,6 +11,7 @@ timeline moves the other to the position with the nearest timestep t (the same n
 
 from __future__ import annotations
 
+import html
 import math
 
 import numpy as np
@@ -22,7 +23,7 @@ from PySide6.QtWidgets import QGridLayout, QLabel, QVBoxLayout, QWidget
 from core.data import make_grid
 from core.diffusion import TrajectoryFrame
 from desktop_app.widgets.image_panel import ImagePanel
-from desktop_app.widgets.point_cloud import PointCloudPlot
+from desktop_app.widgets.point_cloud import LABEL_COLORS, PointCloudPlot
 from desktop_app.widgets.timeline_scrubber import TimelineScrubber
 from desktop_app.workers import SamplingResult
 
@@ -125,6 +126,9 @@ class RunPanel(QWidget):
         self.eps_panel = ImageGridPanel("predicted noise ε̂")
         self.cloud = PointCloudPlot("x_t and the paths so far")
         self.x0_cloud = PointCloudPlot("predicted x̂₀")
+        self.class_legend = QLabel("")  # 2-D samples: which colour is which class
+        self.class_legend.setTextFormat(Qt.TextFormat.RichText)
+        self.class_legend.setWordWrap(True)
         self.scrubber = TimelineScrubber()
         self.scrubber.setToolTip("Scrub the reverse process: left is pure noise x_T, right the final sample x₀")
         self.scrubber.valueChanged.connect(self._on_scrubbed)
@@ -137,6 +141,7 @@ class RunPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.heading)
+        layout.addWidget(self.class_legend)
         layout.addLayout(grid, 1)
         layout.addWidget(self.scrubber)
         self.result: SamplingResult | None = None
@@ -152,6 +157,7 @@ class RunPanel(QWidget):
             widget.setVisible(not points)
         self.cloud.setVisible(points)
         self.x0_cloud.setVisible(points)
+        self._show_legend()
 
     def clear(self, heading: str = "") -> None:
         self.result = None
@@ -174,6 +180,18 @@ class RunPanel(QWidget):
         """The class of each sample and the model's class names: image tiles are labelled with them."""
         self.labels = labels
         self.class_names = list(names or [])
+        self._show_legend()
+
+    def _show_legend(self) -> None:
+        """2-D samples are coloured by class (``PointCloudPlot``'s palette): say which colour is which."""
+        shown = sorted({int(c) for c in self.labels}) if self.points_mode and self._names_of(1) else []
+        items = [
+            f"<span style='color: rgb{LABEL_COLORS[c % len(LABEL_COLORS)]}'>●</span> {html.escape(self.class_names[c])}"
+            for c in shown
+            if c < len(self.class_names)
+        ]
+        self.class_legend.setText("Classes: " + " &nbsp; ".join(items) if items else "")
+        self.class_legend.setVisible(bool(items))
 
     def _names_of(self, n: int) -> list[str] | None:
         if self.labels is None or not self.class_names:
@@ -302,6 +320,7 @@ class ResultsPanel(QWidget):
     def reset(self, points: bool) -> None:
         """Empty both runs, showing images or (``points``) 2-D clouds."""
         for run in self.runs:
+            run.set_labels(None)  # another model: its classes are not known until it samples
             run.set_points_mode(points)
             run.clear()
 
