@@ -5,7 +5,7 @@ shipped MLP; the exact (PF-ODE, exact divergence) NLL of 1,000 points in < 10 s 
 
 Cases:
 - ``learned field``: ``score_field`` of the shipped eight-Gaussians MLP on 32×32 points (one forward pass);
-- ``learned + exact``: the same plus the ideal denoiser's score over 1,000 training points;
+- ``learned + exact``: the same plus the ideal denoiser's score over 500 training points (as the view);
 - ``view redraw``: what one t-slider step costs the GUI thread in ``ScoreView`` (both fields, the error
   heat map, x_t samples, pushing arrays to pyqtgraph, and the repaint that follows);
 - ``NLL``: ``log_likelihood`` of 1,000 held-out points, RK4 with the default steps, exact divergence and
@@ -70,7 +70,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     checkpoint = load_denoiser(MODEL)
     model, schedule = checkpoint.model, checkpoint.schedule
-    data = make_toy_2d("eight_gaussians", 50_000, seed=0).points[:1000].clone()
+    data = make_toy_2d("eight_gaussians", 50_000, seed=0).points[:500].clone()
     ideal = IdealDenoiser(data, schedule)
     ts = np.random.default_rng(0).integers(0, schedule.num_timesteps, args.redraws)
     print(f"torch threads: {args.threads}; model: {MODEL.name}; {args.redraws} redraws at random t")

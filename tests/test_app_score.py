@@ -104,6 +104,6 @@ def test_langevin_and_paths_runs_draw(qtbot, view):
     with qtbot.waitSignal(paths.run_finished, timeout=60_000):
         qtbot.mouseClick(paths.run_button, Qt.MouseButton.LeftButton)
     sde, ode = paths.paths
-    assert sde.shape == ode.shape == (11, 48, 2)
+    assert sde.shape == ode.shape == (11, 24, 2)
     np.testing.assert_array_equal(sde[0], ode[0])  # the same starts
     assert np.abs(sde[-1] - ode[-1]).mean() > 0.01  # but the SDE's noise takes them elsewhere

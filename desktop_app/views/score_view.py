@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 
 GRID = 32  # arrows per side
 EXTENT = 3.0  # the field covers [−EXTENT, EXTENT]²
-IDEAL_POINTS = 1000  # training points behind the exact score (a subset of the model's training set)
+IDEAL_POINTS = 500  # training points behind the exact score (a subset of the model's training set; cost ∝ points)
 HELD_OUT = 500  # fresh points for the NLL
 SAMPLES = 300  # x_t samples drawn under the arrows
 DEFAULT_T = 100

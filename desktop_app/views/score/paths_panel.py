@@ -19,7 +19,7 @@ from desktop_app.views.score.particles_panel import CONTROLS_WIDTH
 from desktop_app.widgets.point_cloud import VIEW_LIMIT
 from desktop_app.workers import BackgroundJob, CallWorker
 
-STARTS = 48
+STARTS = 24  # more SDE paths would hide the ODE's
 SDE_COLOR = (213, 94, 0)
 ODE_COLOR = (0, 114, 178)
 
@@ -65,10 +65,12 @@ class PathsPanel(QWidget):
         self.plot.setAspectLocked(True)
         self.plot.setRange(xRange=(-VIEW_LIMIT, VIEW_LIMIT), yRange=(-VIEW_LIMIT, VIEW_LIMIT), padding=0)
         self._cloud = pg.ScatterPlotItem(size=2, pen=None, brush=pg.mkBrush(150, 150, 150, 60))
-        self._sde = pg.PlotCurveItem(pen=pg.mkPen(*SDE_COLOR, 110, width=1), connect="finite")
-        self._ode = pg.PlotCurveItem(pen=pg.mkPen(*ODE_COLOR, 160, width=1.5), connect="finite")
-        self._starts = pg.ScatterPlotItem(size=5, pen=None, brush=pg.mkBrush(60, 60, 60, 200))
-        for item in (self._cloud, self._sde, self._ode, self._starts):
+        self._sde = pg.PlotCurveItem(pen=pg.mkPen(*SDE_COLOR, 80, width=1), connect="finite")
+        self._ode = pg.PlotCurveItem(pen=pg.mkPen(*ODE_COLOR, 220, width=2), connect="finite")
+        self._starts = pg.ScatterPlotItem(size=6, pen=None, brush=pg.mkBrush(60, 60, 60, 220))
+        self._sde_ends = pg.ScatterPlotItem(size=7, pen=pg.mkPen("w"), brush=pg.mkBrush(*SDE_COLOR))
+        self._ode_ends = pg.ScatterPlotItem(size=7, pen=pg.mkPen("w"), brush=pg.mkBrush(*ODE_COLOR))
+        for item in (self._cloud, self._sde, self._ode, self._starts, self._sde_ends, self._ode_ends):
             self.plot.addItem(item)
         controls = QVBoxLayout()
         for w in (self.steps, self.run_button, self.message):
@@ -109,6 +111,8 @@ class PathsPanel(QWidget):
             flat = _polylines(p)
             item.setData(flat[:, 0], flat[:, 1])
         self._starts.setData(sde[0, :, 0], sde[0, :, 1])
+        self._sde_ends.setData(sde[-1, :, 0], sde[-1, :, 1])
+        self._ode_ends.setData(ode[-1, :, 0], ode[-1, :, 1])
         gap = float(np.linalg.norm(sde[-1] - ode[-1], axis=1).mean())
         self.message.setText(
             f"{sde.shape[1]} starts (grey dots), {sde.shape[0] - 1} steps. Orange: reverse SDE; blue: PF-ODE. "
