@@ -261,9 +261,9 @@ class GenerateView(QWidget):
         run = self.results.runs[index]
         heading = f"{result.job.label} · {result.evaluations} network evaluations · {result.seconds:.2f} s"
         run.show_recording(result.trajectory, heading, result)
-        where = run.scrubber.labelText()
+        shown = "the particles x_t and their predicted x̂₀" if run.points_mode else "x_t, the predicted x̂₀ and ε̂"
         self.status_label.setText(
-            f"The timeline opens half way ({where}): x_t, the predicted x̂₀ and ε̂ side by side. Drag it to "
+            f"The timeline opens half way ({run.scrubber.labelText()}): {shown} side by side. Drag it to "
             f"the right end for the final samples. {result.trajectory.describe()}"
         )
 
