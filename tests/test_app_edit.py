@@ -94,7 +94,7 @@ def test_sdedit_strip_reports_distance_and_realism(qtbot, view):
     assert len(strip) == 5
     captions = [tile._caption.text() for tile in strip]
     assert all("distance" in c and "realism" in c for c in captions)
-    distances = [float(c.split("distance ")[1].split(" ")[0]) for c in captions]
+    distances = [float(c.split("distance ")[1].split()[0]) for c in captions]
     assert distances[-1] > distances[0]  # more noise forgets more of the input
 
 

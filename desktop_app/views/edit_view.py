@@ -75,9 +75,9 @@ class EditView(QWidget):
         self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
         top = QHBoxLayout()
-        top.addWidget(self.source_panel, 1)
-        top.addWidget(self.mask_panel, 1)
-        top.addWidget(self.method_panel, 1)
+        top.addWidget(self.source_panel, 2)
+        top.addWidget(self.mask_panel, 3)
+        top.addWidget(self.method_panel, 3)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addLayout(top, 4)
@@ -280,8 +280,7 @@ class EditView(QWidget):
             self._strip_index += 1
         else:
             index = slots[outcome.key]
-        caption = outcome.caption + (f" · {outcome.evaluations} NFE" if outcome.evaluations else "")
-        self.results.set_tile(index, outcome.title, outcome.images, caption)
+        self.results.set_tile(index, outcome.title, outcome.images, outcome.caption)
         self.results.add_recording(outcome)
         self._update_controls()
 

@@ -96,7 +96,7 @@ def _caption(distance: float | None, realism: float | None) -> str:
         parts.append(f"distance {distance:.2f}")
     if realism is not None:
         parts.append(f"realism {realism:.0%}")
-    return " · ".join(parts)
+    return "\n".join(parts)
 
 
 def edit_runs(request: EditRequest, callback):
@@ -133,7 +133,7 @@ def edit_runs(request: EditRequest, callback):
             ), batch, recorder)  # fmt: skip
     elif request.task == "sdedit":
         recorder = TrajectoryRecorder()
-        yield timed("sdedit", f"SDEdit, strength {request.strength:.2f}", lambda: sdedit(
+        yield timed("sdedit", f"SDEdit {request.strength:.2f}", lambda: sdedit(
             model, batch, request.schedule, request.steps, strength=request.strength, generator=generator(),
             callback=callback(recorder), **common,
         ), batch, recorder, request.strength)  # fmt: skip

@@ -81,7 +81,9 @@ class MethodPanel(QGroupBox):
         self.resample_spin = QSpinBox()
         self.resample_spin.setRange(1, 10)
         self.resample_spin.setValue(3)
-        self.resample_spin.setToolTip("RePaint's U: each jump segment is denoised this many times (1 = replace)")
+        self.resample_spin.setToolTip(
+            "RePaint's resampling U: each jump segment is denoised this many times (1 = replace)"
+        )
         self.jump_spin = QSpinBox()
         self.jump_spin.setRange(1, 50)
         self.jump_spin.setValue(5)
@@ -92,6 +94,7 @@ class MethodPanel(QGroupBox):
         self.samples_spin.setToolTip("How many different fills of the same image (different noise)")
         self.seed_spin = QSpinBox()
         self.seed_spin.setRange(0, 2**31 - 1)
+        self.seed_spin.setPrefix("seed ")
         self.run_button = QPushButton("Run")
         self.run_button.setDefault(True)
         self.run_button.setShortcut("Ctrl+R")
@@ -118,8 +121,8 @@ class MethodPanel(QGroupBox):
         form.addRow("Class", self.class_combo)
         form.addRow("Strength", strength_row)
         form.addRow("Steps", self.steps_spin)
-        form.addRow("Resample × jump", resample_row)
-        form.addRow("Samples, seed", sample_row)
+        form.addRow("Resampling", resample_row)
+        form.addRow("Samples", sample_row)
         form.addRow(buttons)
         self._form = form
 
@@ -174,7 +177,7 @@ class MethodPanel(QGroupBox):
     def _on_task_changed(self) -> None:
         task = self.task()
         self._form.setRowVisible(3, task == "sdedit")  # Strength
-        self._form.setRowVisible(5, task == "inpaint")  # Resample × jump
+        self._form.setRowVisible(5, task == "inpaint")  # Resampling (U × jump length)
         self.task_changed.emit(task)
 
     @Slot()

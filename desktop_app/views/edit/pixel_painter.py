@@ -40,7 +40,7 @@ class PixelPainter(QWidget):
         self._image: QImage | None = None
         self._rgb: np.ndarray | None = None
         self._last: tuple[float, float] | None = None  # image coordinates of the previous mouse position
-        self.setMinimumSize(160, 160)
+        self.setMinimumSize(130, 130)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setCursor(Qt.CursorShape.CrossCursor)
         self._compose()

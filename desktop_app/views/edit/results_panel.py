@@ -25,7 +25,8 @@ class Tile(ImagePanel):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__("", parent=parent, background="#ffffff", margin=4)
-        self.setMinimumSize(96, 120)
+        self.setMinimumSize(80, 96)
+        self.canvas.setMinimumSize(64, 64)  # the shared canvas asks for 120 px; tiles share a row of up to 7
         self.picture: np.ndarray | None = None
 
     def show_picture(self, title: str, picture: np.ndarray | None, caption: str = "") -> None:
@@ -47,6 +48,8 @@ class ResultsPanel(QWidget):
         self.recordings: list[EditOutcome] = []
         self.timeline_combo = QComboBox()
         self.timeline_combo.setToolTip("Which run's reverse timeline to scrub")
+        self.timeline_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.timeline_combo.setMinimumContentsLength(12)
         self.x_t_panel = Tile()
         self.x0_panel = Tile()
         self.scrubber = TimelineScrubber()
@@ -65,10 +68,10 @@ class ResultsPanel(QWidget):
         timeline = QVBoxLayout()
         head = QHBoxLayout()
         head.addWidget(QLabel("Timeline of"))
-        head.addWidget(self.timeline_combo, 1)
-        timeline.addLayout(head)
+        head.addWidget(self.timeline_combo)
+        head.addWidget(self.scrubber, 1)
         timeline.addLayout(timeline_panels, 1)
-        timeline.addWidget(self.scrubber)
+        timeline.addLayout(head)
         timeline.addWidget(self.timeline_label)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)

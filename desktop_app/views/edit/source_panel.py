@@ -33,6 +33,8 @@ class SourcePanel(QGroupBox):
     def __init__(self, parent: QWidget | None = None):
         super().__init__("1 · Image", parent)
         self.source_combo = QComboBox()
+        self.source_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.source_combo.setMinimumContentsLength(10)
         self.source_combo.addItems(SOURCES[:-1])  # "Opened image" is added once a file was opened
         self.source_combo.setToolTip("What to edit: a shipped image, your drawing, or an image file")
         self.index_spin = QSpinBox()
