@@ -85,6 +85,8 @@ def test_paint_a_mask_run_and_see_both_fills(qtbot, view, tmp_path):
     written = view.write_strip(tmp_path / "strip.png")
     width, height = Image.open(written).size
     assert width > 3 * height
+    with Image.open(view.write_timeline(tmp_path / "timeline.gif")) as gif:
+        assert gif.n_frames == len(repaint.recorder)  # every recorded step, then the result
 
 
 def test_sdedit_strip_reports_distance_and_realism(qtbot, view):
@@ -117,9 +119,25 @@ def test_an_opened_photo_is_converted_and_the_conversion_shown(view, tmp_path):
     assert view.source.image[0, 16, 16] > 0.5 and view.source.image[0, 2, 2] == -1.0  # dark object → light
 
 
-def test_an_empty_mask_is_explained(qtbot, view, warnings):
+def test_an_empty_or_full_mask_is_explained(qtbot, view, warnings):
     view.mask_panel.clear_button.click()
     quick_form(view, 0)
     qtbot.mouseClick(view.method_panel.run_button, Qt.MouseButton.LeftButton)
     assert len(warnings) == 1 and "mask is empty" in warnings[0][1]
+    view.mask_panel.invert_button.click()  # now everything is painted
+    qtbot.mouseClick(view.method_panel.run_button, Qt.MouseButton.LeftButton)
+    assert len(warnings) == 2 and "whole image" in warnings[1][1]
     assert not view.is_running()
+
+
+def test_cancel_stops_a_long_run(qtbot, view):
+    quick_form(view, 0)
+    view.method_panel.steps_spin.setValue(500)
+    view.method_panel.run_button.click()
+    assert view.is_running() and not view.method_panel.run_button.isEnabled()
+    with qtbot.waitSignal(view._worker.progress, timeout=RUN_TIMEOUT_MS):
+        pass
+    with qtbot.waitSignal(view._job.finished, timeout=RUN_TIMEOUT_MS):
+        qtbot.mouseClick(view.method_panel.cancel_button, Qt.MouseButton.LeftButton)
+    assert "Cancelled" in view.status_label.text()
+    assert view.progress.value() < 500 and view.method_panel.run_button.isEnabled()
