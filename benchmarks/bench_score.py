@@ -14,12 +14,17 @@ Cases:
 Wall time includes waiting for a CPU when the machine is busy; the CPU time of the thread
 (``time.thread_time``) is printed beside it, as the cost a quiet machine would see.
 
-Run: ``python benchmarks/bench_score.py [--threads 1] [--redraws 60] [--nll-steps 32]``.
+``--toys`` instead prints the NLL table of docs/quality.md: every shipped 2-D model on 1,000 held-out points of
+its own distribution, beside the true NLL where the density is known in closed form (eight Gaussians: a
+Gaussian mixture; checkerboard: uniform on eight squares).
+
+Run: ``python benchmarks/bench_score.py [--threads 1] [--redraws 60] [--nll-steps 32] [--toys]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import time
@@ -34,7 +39,7 @@ import torch  # noqa: E402
 from core.data.toys import make_toy_2d  # noqa: E402
 from core.diffusion.ideal_denoiser import IdealDenoiser  # noqa: E402
 from core.diffusion.likelihood import DEFAULT_ODE_STEPS, log_likelihood  # noqa: E402
-from core.diffusion.score import score_field  # noqa: E402
+from core.diffusion.score import GaussianMixture, score_field  # noqa: E402
 from core.io import load_denoiser  # noqa: E402
 
 MODEL = Path(__file__).resolve().parent.parent / "resources" / "models" / "toy_eight_gaussians.safetensors"
@@ -66,8 +71,12 @@ def main() -> None:
     parser.add_argument("--redraws", type=int, default=60)
     parser.add_argument("--nll-steps", type=int, default=DEFAULT_ODE_STEPS)
     parser.add_argument("--skip-nll", action="store_true")
+    parser.add_argument("--toys", action="store_true", help="the NLL table of every shipped 2-D model")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if args.toys:
+        toy_table(args.nll_steps)
+        return
     checkpoint = load_denoiser(MODEL)
     model, schedule = checkpoint.model, checkpoint.schedule
     data = make_toy_2d("eight_gaussians", 50_000, seed=0).points[:500].clone()
@@ -109,6 +118,32 @@ def main() -> None:
             f"NLL {divergence:<10} 1,000 points, {result.nfe} evaluations: {wall:6.2f} s wall, {cpu:6.2f} s cpu; "
             f"NLL {result.nll:.3f} nats = {result.bits_per_dim:.3f} bits/dim   (reference: < {TARGET_NLL_S:g} s on 2 cores)"
         )
+
+
+def true_nll(name: str, points: torch.Tensor) -> float | None:
+    """−mean log p(x) under the toy's own density where it is known in closed form (standardised coordinates)."""
+    if name == "eight_gaussians":  # centres 2(cos, sin)(kπ/4), std 0.2, scaled by the toy's spread 1.428
+        angles = torch.arange(8, dtype=torch.float64) * (math.pi / 4)
+        centres = 2.0 * torch.stack([angles.cos(), angles.sin()], dim=1) / 1.428
+        return float(-GaussianMixture(centres, torch.full((8,), 0.2 / 1.428), torch.ones(8)).log_prob(points).mean())
+    if name == "checkerboard":  # uniform on 8 unit squares, scaled by 1/1.155: density 1.155² / 8 inside
+        return math.log(8.0 / 1.155**2)
+    return None
+
+
+def toy_table(steps: int) -> None:
+    print(f"| Model | NLL, nats (exact div., RK4 {steps}) | bits/dim | true NLL | time |")
+    print("|---|---:|---:|---:|---:|")
+    for path in sorted(MODEL.parent.glob("toy_*.safetensors")):
+        checkpoint = load_denoiser(path)
+        name = checkpoint.metadata["dataset_name"]
+        points = make_toy_2d(name, 1000, seed=1000).points
+        w0 = time.perf_counter()
+        result = log_likelihood(checkpoint.model, points, checkpoint.schedule, steps=steps)
+        wall = time.perf_counter() - w0
+        true = true_nll(name, points)
+        true_text = "—" if true is None else f"{true:.3f}"
+        print(f"| {path.stem} | {result.nll:.3f} | {result.bits_per_dim:.3f} | {true_text} | {wall:.1f} s |")
 
 
 if __name__ == "__main__":
