@@ -136,12 +136,12 @@ def test_ddim_is_euler_on_the_flow_ode_after_the_change_of_variables(steps):
 def test_training_then_one_reflow_round_straightens_the_paths():
     torch.set_num_threads(1)
     config = FlowConfig(
-        dataset="two_moons", steps=200, hidden_dim=64, data_points=5000, preview_every=100,
-        preview_points=200, reflow_pairs=3000, reflow_ode_steps=20, log_every=50,
+        dataset="two_moons", steps=120, hidden_dim=64, data_points=5000, preview_every=60,
+        preview_points=200, reflow_pairs=3000, reflow_ode_steps=20, log_every=40,
     )  # fmt: skip
     events = list(train_flow(config))
-    assert [e.step for e in events if isinstance(e, FlowStep)] == [50, 100, 150, 200]
-    assert [e.step for e in events if isinstance(e, FlowPreview)] == [100, 200]
+    assert [e.step for e in events if isinstance(e, FlowStep)] == [40, 80, 120]
+    assert [e.step for e in events if isinstance(e, FlowPreview)] == [60, 120]
     losses = [e.loss for e in events if isinstance(e, FlowStep)]
     assert losses[-1] < losses[0]
     first = events[-1]
@@ -149,7 +149,7 @@ def test_training_then_one_reflow_round_straightens_the_paths():
 
     noise = torch.randn(800, 2, generator=torch.Generator().manual_seed(5))
     before = path_straightness(sample_flow_path(first.model, noise, 16), flow_time_grid(16))
-    second = list(reflow(first.model, dataclasses.replace(config, steps=120)))[-1]
+    second = list(reflow(first.model, dataclasses.replace(config, steps=60)))[-1]
     after = path_straightness(sample_flow_path(second.model, noise, 16), flow_time_grid(16))
     assert second.reflow_round == 1
     assert after.curvature < 0.2 * before.curvature
