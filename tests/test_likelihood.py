@@ -7,7 +7,15 @@ import math
 import pytest
 import torch
 
-from core.diffusion.likelihood import LikelihoodProgress, LikelihoodResult, iterate_log_likelihood, log_likelihood
+from core.diffusion.ideal_denoiser import IdealDenoiser
+from core.diffusion.likelihood import (
+    LikelihoodProgress,
+    LikelihoodResult,
+    iterate_log_likelihood,
+    log_likelihood,
+    stratified_timesteps,
+    variational_bound,
+)
 from core.diffusion.schedules import make_schedule
 from core.diffusion.score import GaussianMixture, GaussianMixtureDenoiser
 
@@ -68,3 +76,57 @@ def test_progress_then_result_and_bad_input():
         log_likelihood(model, torch.zeros(2, 2), SCHEDULE, divergence="guess")
     with pytest.raises(ValueError, match="Hutchinson"):
         log_likelihood(model, torch.zeros(2, 20), SCHEDULE)
+
+
+# --- the DDPM variational bound ----------------------------------------------------------------
+
+
+def _eight_bit_points(n: int, dim: int, seed: int) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randint(0, 256, (n, dim), generator=g).double() / 127.5 - 1.0
+
+
+class _MeanDenoiser(torch.nn.Module):
+    """Predicts the data mean for every input: a poor model whose bound must be far worse."""
+
+    prediction_type = "x0"
+    num_classes = 0
+
+    def __init__(self, data):
+        super().__init__()
+        self.mean = data.mean(0)
+
+    def forward(self, x, t, class_labels=None):
+        return self.mean.expand(x.shape[0], -1).to(x.dtype)
+
+
+def test_vlb_terms_sum_to_the_total_and_bound_the_ideal_model():
+    data = _eight_bit_points(16, 4, 0)
+    schedule = make_schedule("linear", 1000)
+    result = variational_bound(
+        IdealDenoiser(data, schedule), data, schedule, generator=torch.Generator().manual_seed(1)
+    )
+    assert result.timesteps.tolist() == list(range(1000)) and result.images == 16 and result.dim == 4
+    assert result.total_nats == pytest.approx(result.prior + float(result.terms.sum()))
+    assert result.bits_per_dim == pytest.approx(result.total_nats / (4 * math.log(2)))
+    # The model's probabilities of 16 distinct points sum to ≤ 1, so their mean −log p, and the bound above it,
+    # is ≥ log 16. With the exact denoiser the KL terms carry exactly the log 16 nats needed to pick one point.
+    assert result.total_nats >= math.log(16)
+    assert float(result.terms[1:].sum()) == pytest.approx(math.log(16), abs=0.1)
+    poor = variational_bound(_MeanDenoiser(data), data, schedule, generator=torch.Generator().manual_seed(1))
+    assert poor.total_nats > 100 * result.total_nats
+
+
+def test_stratified_timesteps_estimate_the_full_bound():
+    data = _eight_bit_points(16, 4, 2)
+    schedule = make_schedule("linear", 200)
+    model = IdealDenoiser(data, schedule)
+    full = variational_bound(model, data, schedule, generator=torch.Generator().manual_seed(3))
+    ts, weights = stratified_timesteps(schedule, 20, torch.Generator().manual_seed(4))
+    assert ts[0] == 0 and len(ts) == 21 and float(weights.sum()) == 200
+    assert bool((ts[1:] >= 1).all()) and bool((ts[1:].diff() > 0).all())
+    estimate = variational_bound(model, data, schedule, timesteps=ts, weights=weights,
+                                 generator=torch.Generator().manual_seed(5))  # fmt: skip
+    assert estimate.total_nats == pytest.approx(full.total_nats, rel=0.15)
+    with pytest.raises(ValueError, match=r"\[−1, 1\]"):
+        variational_bound(model, 2 * data + 3, schedule)

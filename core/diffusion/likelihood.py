@@ -202,3 +202,151 @@ def log_likelihood(model, x: torch.Tensor, schedule: NoiseSchedule, **options) -
         if isinstance(event, LikelihoodResult):
             result = event
     return result
+
+
+# --- the DDPM variational bound (Ho et al. 2020, eq. 5) -----------------------------------------
+#
+#   L = L_T + Σ_{t=1}^{T−1} L_t + L_0            (0-indexed timesteps; x at t = −1 is the clean image)
+#   L_T = KL(q(x_{T−1} | x_0) ‖ N(0, I))
+#   L_t = KL(q(x_{t−1} | x_t, x_0) ‖ p_θ(x_{t−1} | x_t)),   p_θ = N(μ̃(x_t, x̂_0), σ_t² I)   (eqs. 6–8)
+#   L_0 = −log p_θ(x_0 | x_{t=0}): a discretized Gaussian over the 256 bins of 8-bit data in [−1, 1] (§3.3, eq. 13)
+#
+# Each L_t is estimated with one x_t ~ q(x_t | x_0) per image. In bits/dim: L / (D ln 2).
+
+VLB_VARIANCES = ("posterior", "beta")  # σ_t² = β̃_t (with β̃_0 clipped to β̃_1) or β_t
+
+
+@dataclass
+class VLBProgress:
+    done: int  # timesteps evaluated so far
+    total: int
+
+
+@dataclass
+class VLBResult:
+    """The bound in nats per image, split into the prior term and per-timestep terms L_t."""
+
+    timesteps: torch.Tensor  # (K,) long, increasing; 0 is the decoder term L_0
+    terms: torch.Tensor  # (K,) mean over the images of L_t, nats per image
+    weights: torch.Tensor  # (K,) how many timesteps each computed term stands for (all ones over all of T)
+    prior: float  # L_T, nats per image
+    dim: int
+    images: int
+
+    @property
+    def total_nats(self) -> float:
+        return self.prior + float((self.weights * self.terms).sum())
+
+    @property
+    def bits_per_dim(self) -> float:
+        return self.total_nats / (self.dim * math.log(2.0))
+
+    def terms_bits_per_dim(self) -> torch.Tensor:
+        return self.terms / (self.dim * math.log(2.0))
+
+
+def gaussian_kl(mean1, logvar1, mean2, logvar2) -> torch.Tensor:
+    """KL(N(mean1, e^logvar1) ‖ N(mean2, e^logvar2)) per element, nats."""
+    return 0.5 * (logvar2 - logvar1 + torch.exp(logvar1 - logvar2) + (mean1 - mean2) ** 2 * torch.exp(-logvar2) - 1.0)
+
+
+def _std_normal_cdf(x: torch.Tensor) -> torch.Tensor:
+    return 0.5 * (1.0 + torch.erf(x / math.sqrt(2.0)))
+
+
+def discretized_gaussian_log_likelihood(x: torch.Tensor, mean: torch.Tensor, log_scale: torch.Tensor) -> torch.Tensor:
+    """log P(bin of x) per element for 8-bit data scaled to [−1, 1] (Ho et al. 2020, eq. 13): the Gaussian's mass
+    over [x − 1/255, x + 1/255], the edge bins extended to ±∞."""
+    centred = x - mean
+    inv_std = torch.exp(-log_scale)
+    cdf_plus = _std_normal_cdf(inv_std * (centred + 1.0 / 255.0))
+    cdf_minus = _std_normal_cdf(inv_std * (centred - 1.0 / 255.0))
+    log_cdf_plus = torch.log(cdf_plus.clamp(min=1e-12))
+    log_one_minus_cdf_minus = torch.log((1.0 - cdf_minus).clamp(min=1e-12))
+    log_delta = torch.log((cdf_plus - cdf_minus).clamp(min=1e-12))
+    return torch.where(x < -0.999, log_cdf_plus, torch.where(x > 0.999, log_one_minus_cdf_minus, log_delta))
+
+
+def stratified_timesteps(schedule: NoiseSchedule, strata: int, generator: torch.Generator | None = None):
+    """t = 0 (the decoder term, always) and one random t in each of ``strata`` equal slices of 1 … T−1, with the
+    number of timesteps each stands for: Σ weight · L_t is then an unbiased estimate of Σ_t L_t."""
+    T = schedule.num_timesteps
+    strata = max(1, min(int(strata), T - 1))
+    edges = torch.linspace(1, T, strata + 1).round().long()
+    ts, weights = [0], [1.0]
+    for lo, hi in zip(edges[:-1].tolist(), edges[1:].tolist(), strict=True):
+        ts.append(int(torch.randint(lo, hi, (1,), generator=generator)))
+        weights.append(float(hi - lo))
+    return torch.tensor(ts), torch.tensor(weights, dtype=torch.float64)
+
+
+@torch.no_grad()
+def iterate_vlb(
+    model,
+    x0: torch.Tensor,
+    schedule: NoiseSchedule,
+    *,
+    timesteps: torch.Tensor | None = None,
+    weights: torch.Tensor | None = None,
+    variance: str = "posterior",
+    generator: torch.Generator | None = None,
+    class_labels=None,
+) -> Iterator[VLBProgress | VLBResult]:
+    """The DDPM bound of images ``x0`` in [−1, 1] (8-bit data), over all timesteps or the given ones with their
+    ``weights``; yields progress after each timestep and the ``VLBResult`` last."""
+    from core.diffusion.prediction import split_output
+
+    check_score_model(model)
+    if variance not in VLB_VARIANCES:
+        raise ValueError(f"Unknown reverse variance '{variance}'. Choose one of: {', '.join(VLB_VARIANCES)}.")
+    if not torch.is_tensor(x0) or x0.ndim < 2 or not bool(torch.isfinite(x0).all()):
+        raise ValueError("The bound needs a batch of finite images (B, …) with values in [−1, 1].")
+    if float(x0.abs().max()) > 1.0 + 1e-6:
+        raise ValueError("The images must be scaled to [−1, 1] (8-bit values v become v/127.5 − 1).")
+    T = schedule.num_timesteps
+    ts = torch.arange(T) if timesteps is None else torch.as_tensor(timesteps).long()
+    w = torch.ones(len(ts), dtype=torch.float64) if weights is None else torch.as_tensor(weights, dtype=torch.float64)
+    if len(w) != len(ts) or bool((ts < 0).any()) or bool((ts >= T).any()):
+        raise ValueError(f"Timesteps must lie in 0…{T - 1}, one weight each.")
+    b, dims = x0.shape[0], tuple(range(1, x0.ndim))
+    x0 = x0.double()
+    sched = {k: getattr(schedule, k).double() for k in (
+        "alphas_cumprod", "betas", "posterior_variance", "posterior_log_variance_clipped",
+        "posterior_mean_coef1", "posterior_mean_coef2")}  # fmt: skip
+    a_last = sched["alphas_cumprod"][-1]
+    prior = gaussian_kl(a_last.sqrt() * x0, torch.log(1.0 - a_last), torch.zeros(()), torch.zeros(()))
+    terms = []
+    for i, t in enumerate(ts.tolist()):
+        eps = torch.randn(x0.shape, generator=generator, dtype=torch.float64)
+        a = sched["alphas_cumprod"][t]
+        x_t = a.sqrt() * x0 + (1.0 - a).sqrt() * eps  # DDPM eq. 4
+        t_batch = torch.full((b,), t, dtype=torch.long)
+        output = model(x_t.to(torch.float32), t_batch, class_labels=class_labels).double()
+        pred_x0 = split_output(output, x_t, t_batch, schedule, model.prediction_type).pred_x0
+        mean_model = sched["posterior_mean_coef1"][t] * pred_x0 + sched["posterior_mean_coef2"][t] * x_t  # eq. 7
+        logvar = sched["posterior_log_variance_clipped"][t] if variance == "posterior" else torch.log(sched["betas"][t])
+        if t == 0:
+            nll = -discretized_gaussian_log_likelihood(x0, mean_model, 0.5 * logvar)
+            terms.append(nll.sum(dims).mean())
+        else:
+            mean_true = sched["posterior_mean_coef1"][t] * x0 + sched["posterior_mean_coef2"][t] * x_t
+            kl = gaussian_kl(mean_true, torch.log(sched["posterior_variance"][t]), mean_model, logvar)
+            terms.append(kl.sum(dims).mean())
+        yield VLBProgress(i + 1, len(ts))
+    yield VLBResult(
+        timesteps=ts,
+        terms=torch.stack(terms),
+        weights=w,
+        prior=float(prior.sum(dims).mean()),
+        dim=int(x0[0].numel()),
+        images=b,
+    )
+
+
+def variational_bound(model, x0: torch.Tensor, schedule: NoiseSchedule, **options) -> VLBResult:
+    """``iterate_vlb`` run to the end (the same options)."""
+    result = None
+    for event in iterate_vlb(model, x0, schedule, **options):
+        if isinstance(event, VLBResult):
+            result = event
+    return result
