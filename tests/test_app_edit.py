@@ -141,3 +141,16 @@ def test_cancel_stops_a_long_run(qtbot, view):
         qtbot.mouseClick(view.method_panel.cancel_button, Qt.MouseButton.LeftButton)
     assert "Cancelled" in view.status_label.text()
     assert view.progress.value() < 500 and view.method_panel.run_button.isEnabled()
+
+
+def test_super_resolution_beside_bicubic(qtbot, view):
+    quick_form(view, 2, samples=1)
+    assert not view.mask_panel.isEnabled()  # the mask means nothing here
+    run_and_wait(qtbot, view)
+    titles = [tile.title() for tile in view.results.shown_tiles()]
+    assert titles == ["Before", "Input, 16×16", "Bicubic", "Super-resolution (projection)"]
+    assert len(view.results.recordings) == 1  # bicubic calls no network: only the projection has a timeline
+    outcome = view.results.recordings[0]
+    assert outcome.key == "super_resolution" and outcome.images.shape == (1, 1, 32, 32)
+    small = torch.nn.functional.avg_pool2d(torch.from_numpy(view.source.image)[None], 2)
+    assert (torch.nn.functional.avg_pool2d(torch.from_numpy(outcome.images), 2) - small).abs().max() < 1e-5

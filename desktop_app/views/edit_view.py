@@ -93,7 +93,12 @@ class EditView(QWidget):
         self.method_panel.cancel_requested.connect(self.cancel)
         self.method_panel.export_requested.connect(self._on_export_clicked)
         self._job.finished.connect(self._on_finished)
+        self.method_panel.task_changed.connect(self._on_task_changed)
         self._update_controls()
+
+    @Slot(str)
+    def _on_task_changed(self, task: str) -> None:
+        self.mask_panel.setEnabled(task == "inpaint")  # the mask means nothing to SDEdit or super-resolution
 
     # --- model and source -----------------------------------------------------------------------
 

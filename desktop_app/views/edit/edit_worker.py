@@ -145,8 +145,9 @@ def edit_runs(request: EditRequest, callback):
     elif request.task == "super_resolution":
         size = batch.shape[-1]
         low = downsample(batch, SR_FACTOR)
-        yield EditOutcome("low", f"Input, {low.shape[-1]}×{low.shape[-2]}", low.numpy().astype(np.float32))
-        yield timed("bicubic", "Bicubic", lambda: upsample_bicubic(low, SR_FACTOR), batch)
+        low_one = low[:1]  # every sample starts from the same low-resolution image: show it once
+        yield EditOutcome("low", f"Input, {low.shape[-1]}×{low.shape[-2]}", low_one.numpy().astype(np.float32))
+        yield timed("bicubic", "Bicubic", lambda: upsample_bicubic(low_one, SR_FACTOR), batch[:1])  # deterministic
         recorder = TrajectoryRecorder()
         yield timed("super_resolution", EDIT_LABELS["super_resolution"], lambda: super_resolve(
             model, low, request.schedule, request.steps, image_size=size, generator=generator(),
