@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 
 import torch
-from PySide6.QtCore import QSettings, Signal, Slot
+from PySide6.QtCore import QSettings, Qt, Signal, Slot
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from core.data.registry import get_dataset
@@ -96,8 +96,7 @@ class ScoreView(QWidget):
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self.learned_plot)
         row.addWidget(self.exact_plot)
-        split = QSplitter()
-        split.setOrientation(split.orientation().Vertical)
+        split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(fields)
         split.addWidget(self.tabs)
         split.setStretchFactor(0, 3)
@@ -127,6 +126,7 @@ class ScoreView(QWidget):
             check_score_model(checkpoint.model)
             data, held_out = self._datasets(checkpoint.metadata)
         except (CheckpointError, ValueError, OSError) as error:
+            log.warning("Score view cannot use %s: %s", entry.path, error)
             self.info.setText(f"{entry.path.stem}: {error}")
             return
         self.model, self.schedule, self._data = checkpoint.model, checkpoint.schedule, data

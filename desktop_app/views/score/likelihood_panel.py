@@ -48,6 +48,7 @@ class LikelihoodPanel(QWidget):
         super().__init__(parent)
         self._model = self._schedule = None
         self._held_out: torch.Tensor | None = None
+        self._run_points = 0
         self.result: LikelihoodResult | None = None
         self._job = BackgroundJob(self)
         self._job.finished.connect(self._on_job_finished)
@@ -99,6 +100,7 @@ class LikelihoodPanel(QWidget):
         if self._model is None or self._job.running:
             return
         divergence = "hutchinson" if self.divergence.currentIndex() == 1 else "exact"
+        self._run_points = len(self._held_out)  # the results are split by the count of this run, not of a later model
         make = partial(likelihood_events, self._model, self._schedule, self._held_out, self.steps.value(), divergence)
         worker = LikelihoodWorker(make)
         worker.events.connect(self._on_events)
@@ -124,7 +126,7 @@ class LikelihoodPanel(QWidget):
                 self._show(event)
 
     def _show(self, result: LikelihoodResult) -> None:
-        n = len(self._held_out)
+        n = self._run_points
         log_p = result.log_likelihood.numpy()
         held, grid = log_p[:n], log_p[n:].reshape(GRID, GRID)
         self.result = result
