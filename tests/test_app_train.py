@@ -137,12 +137,6 @@ def test_a_completed_run_fills_every_plot_and_can_be_resumed(qtbot, view, tmp_pa
     assert list(steps) == list(range(1, 101)) and np.array_equal(losses[:50], losses_before)
     assert len(view.grad_plot) == 100
 
-    # Only when the user chooses it does a resumed run write over the file it loaded.
-    with qtbot.waitSignal(view.model_trained, timeout=120_000) as overwritten:
-        assert view.load_and_resume(new_path, overwrite=True)
-    wait_until_stopped(qtbot, view)
-    assert overwritten.args[0].checkpoint_path == str(new_path) and read_metadata(new_path)["step"] == 200
-
 
 def test_resuming_a_run_leaves_the_form_as_the_user_had_it(qtbot, view, tmp_path):
     # A 2-D toy run without classes, saved as Train saves its runs.
@@ -155,12 +149,13 @@ def test_resuming_a_run_leaves_the_form_as_the_user_had_it(qtbot, view, tmp_path
     view.conditional_check.setChecked(True)
     view.steps_spin.setValue(1234)
     with qtbot.waitSignal(view.model_trained, timeout=120_000) as resumed:
-        assert view.load_and_resume(toy)
+        assert view.load_and_resume(toy, overwrite=True)  # only when the user chooses it: over the loaded file
         # While it runs the form shows the resumed run's settings (locked).
         assert view.dataset_spec() == "toy:swiss_roll" and view.steps_spin.value() == 40
         assert not view.dataset_combo.isEnabled()
     wait_until_stopped(qtbot, view)
     assert resumed.args[0].metadata["class_names"] == []
+    assert resumed.args[0].checkpoint_path == str(toy) and read_metadata(toy)["step"] == 40
     # Afterwards the next run is the one the user set up, classes included.
     after = view.config()
     assert after.dataset == "fashion_mnist" and after.class_conditional and after.steps == 1234
