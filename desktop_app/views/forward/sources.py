@@ -53,7 +53,7 @@ def load_image_source(path: str | Path, max_side: int = MAX_COMPUTE_SIDE) -> For
         raise ImageLoadError(str(error)) from error
     chw = pixels[None] if pixels.ndim == 2 else pixels.transpose(2, 0, 1)
     x0 = torch.from_numpy(np.array(chw, dtype=np.float32)).mul_(2.0 / 255.0).sub_(1.0)[None]
-    return ForwardSource(name=path.name, x0=x0, kind="images")
+    return ForwardSource(name=Path(path).name, x0=x0, kind="images")
 
 
 def dataset_source(name: str, count: int, toy: str = "two_moons") -> ForwardSource:
