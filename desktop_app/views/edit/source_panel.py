@@ -19,9 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.views.edit.pixel_painter import PixelPainter
-from desktop_app.views.edit.sources import SOURCE_DRAWING, SOURCE_FILE, SOURCES
-
-INDEX_MAX = 9999
+from desktop_app.views.edit.sources import BUILTIN_COUNT, SOURCE_DRAWING, SOURCE_FILE, SOURCES
 
 
 class SourcePanel(QGroupBox):
@@ -38,7 +36,7 @@ class SourcePanel(QGroupBox):
         self.source_combo.addItems(SOURCES[:-1])  # "Opened image" is added once a file was opened
         self.source_combo.setToolTip("What to edit: a shipped image, your drawing, or an image file")
         self.index_spin = QSpinBox()
-        self.index_spin.setRange(0, INDEX_MAX)
+        self.index_spin.setRange(0, BUILTIN_COUNT - 1)
         self.index_spin.setPrefix("#")
         self.index_spin.setToolTip("Which image of the set")
         self.open_button = QPushButton("Open…")

@@ -11,6 +11,7 @@ into the same 28×28 centre.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +26,7 @@ SOURCE_SHAPES = "Coloured shape"
 SOURCE_DRAWING = "My drawing"
 SOURCE_FILE = "Opened image"
 SOURCES = (SOURCE_FASHION, SOURCE_SHAPES, SOURCE_DRAWING, SOURCE_FILE)
+BUILTIN_COUNT = 1000  # shipped images offered by number
 FASHION_CONTENT = 28  # Fashion-MNIST's own size inside the padded 32×32 frame
 __all__ = ["IMAGE_FILE_FILTER", "SOURCES", "EditSource", "builtin_source", "drawing_source", "file_source"]
 
@@ -101,20 +103,29 @@ def file_source(path: str | Path, shape: tuple[int, int, int], fashion: bool) ->
     return EditSource(path.name, image, f"{path.name}: {original} → " + ", ".join(steps or ["used as it is"]))
 
 
-def builtin_source(kind: str, index: int, shape: tuple[int, int, int], fashion: bool) -> EditSource:
-    """Test image ``index`` of Fashion-MNIST, or coloured shape ``index``, at the model's shape."""
+@functools.lru_cache(maxsize=2)
+def _builtin_images(kind: str):
+    """The first ``BUILTIN_COUNT`` images of a shipped set, loaded once (changing the number is then instant)."""
     if kind == SOURCE_FASHION:
         from core.data import load_fashion_mnist
 
-        data = load_fashion_mnist("test", limit=index + 1)
-        name = f"Fashion-MNIST test image {index} ({data.class_names[int(data.labels[index])]})"
-    elif kind == SOURCE_SHAPES:
+        return load_fashion_mnist("test", limit=BUILTIN_COUNT)
+    if kind == SOURCE_SHAPES:
         from core.data import make_shapes
 
-        data = make_shapes(index + 1, seed=1)
-        name = f"coloured shape {index}"
+        return make_shapes(BUILTIN_COUNT, seed=1)
+    raise ValueError(f"Unknown built-in source '{kind}'.")
+
+
+def builtin_source(kind: str, index: int, shape: tuple[int, int, int], fashion: bool) -> EditSource:
+    """Test image ``index`` of Fashion-MNIST, or coloured shape ``index``, at the model's shape."""
+    data = _builtin_images(kind)
+    if not 0 <= int(index) < BUILTIN_COUNT:
+        raise ValueError(f"Choose an image number from 0 to {BUILTIN_COUNT - 1}.")
+    if kind == SOURCE_FASHION:
+        name = f"Fashion-MNIST test image {index} ({data.class_names[int(data.labels[index])]})"
     else:
-        raise ValueError(f"Unknown built-in source '{kind}'.")
+        name = f"coloured shape {index}"
     image = data.images[index]
     if tuple(image.shape) == tuple(shape):
         return EditSource(name, image.numpy().astype(np.float32), "")
