@@ -13,8 +13,8 @@ architecture, DDIM 50: what noise gets). FID is biased upwards at small sample c
 rows only with the floor of the same table.
 
 Cost: every row costs n × NFE network evaluations, doubled by guidance. For the shipped 1.2M-parameter
-U-Net one guided evaluation costs ≈ 29 ms of CPU per image, so the default table (250 samples, ≈ 1,350
-NFE over all rows, DDPM-1000 alone 1,000) needs ≈ 2.7 CPU-hours; the script prints its estimate.
+U-Net one guided evaluation costs ≈ 29 ms of CPU per image, so the default table (250 samples, ≈ 1,550
+NFE over all rows, DDPM-1000 alone 1,000) needs ≈ 3.1 CPU-hours; the script prints its estimate.
 
 Time per image is the sampling wall time divided by the number of images (with ``--threads``
 threads, batch ``--batch-size``), and the process CPU time per image beside it.
@@ -48,6 +48,7 @@ DEFAULT_ROWS = [
     ("heun", 20), ("heun", 10),
     ("dpmpp_2m", 20), ("dpmpp_2m", 10),
     ("euler", 20), ("euler", 10),
+    ("euler_maruyama", 200),
 ]  # fmt: skip
 
 

@@ -6,7 +6,10 @@ Every sampler has the same signature (k-diffusion's ``sample_euler`` is the mode
                clip_x0=None, spacing=..., **options) -> x_0
 
 - ``model(x_t, t, **cond)`` is a denoiser that declares ``model.prediction_type`` ("eps", "x0", "v").
-- ``steps`` is the number of sampling steps; ``spacing`` picks which of the T timesteps are visited.
+- ``steps`` is the number of sampling steps: the number of timesteps visited (``make_timesteps`` returns
+  exactly that many), the number of callbacks and what the app's progress bar and timeline count.
+  The NFE (network function evaluations) is the number of denoiser calls, ``evaluations_per_run``:
+  one per step, two for Heun (but the last). ``spacing`` picks which of the T timesteps are visited.
 - ``callback(SamplerStep)`` is called once per step with the same fields for every sampler (what the
   app's reverse timeline records). Returning ``True`` asks the sampler to stop: it raises
   ``SamplingCancelled`` (cooperative cancellation, checked between steps).
@@ -406,7 +409,10 @@ DEFAULT_STEPS = {"ddpm": 1000, "ddim": 50, "euler": 50, "heun": 25, "dpmpp_2m": 
 
 
 def evaluations_per_run(name: str, steps: int) -> int:
-    """How many network evaluations a sampler makes (Heun evaluates twice per step but the last)."""
+    """The NFE of a run of ``steps`` steps: one network evaluation per step, Heun two per step but the last.
+
+    Exact because every spacing visits exactly ``steps`` timesteps (``make_timesteps``); guidance
+    doubles the batch of each evaluation, not their number."""
     return 2 * steps - 1 if name == "heun" else steps
 
 
