@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, QSize, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
@@ -35,11 +35,13 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMenu,
     QMessageBox,
+    QScrollArea,
     QStackedWidget,
     QWidget,
 )
 
 from desktop_app import APP_NAME
+from desktop_app.window import themes, zoom
 from desktop_app.window.exporting import default_checkpoint_dir, run_export
 from desktop_app.window.help_texts import ABOUT_TEXT, shortcuts_help
 from desktop_app.window.loading_page import LoadingPage
@@ -68,13 +70,17 @@ class MainWindow(QMainWindow):
         self.sidebar = QListWidget()
         self.sidebar.setObjectName("sidebar")
         self.sidebar.setIconSize(QSize(22, 22))
-        self.sidebar.setFixedWidth(190)
         self.sidebar.setSpacing(2)
         self.sidebar.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.sidebar.setStyleSheet(
-            "QListWidget#sidebar { font-size: 11pt; } QListWidget#sidebar::item { padding: 8px 4px; }"
-        )
-        self.stack = QStackedWidget()
+        self.sidebar.setStyleSheet("QListWidget#sidebar::item { padding: 8px 4px; }")
+        self.stack = ViewStack()
+        # Where a view is still larger than the window (a big zoom on a small screen) it scrolls
+        # rather than being cut off; at 1024×768 and zoom 1 no view needs to (tests/test_app_projector.py).
+        self.scroll = QScrollArea()
+        self.scroll.setObjectName("view_scroll")
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.scroll.setWidget(self.stack)
 
         self.titles = [title for title, _module, _name in VIEW_SPECS]
         self.views: dict[str, QWidget] = {}  # filled as the views are built
@@ -92,11 +98,12 @@ class MainWindow(QMainWindow):
         row = QHBoxLayout(central)
         row.setContentsMargins(4, 4, 4, 0)
         row.addWidget(self.sidebar)
-        row.addWidget(self.stack, stretch=1)
+        row.addWidget(self.scroll, stretch=1)
         self.setCentralWidget(central)
 
         self._build_status_bar()
         self._build_menus()
+        self._apply_appearance()
         self.sidebar.currentRowChanged.connect(self._on_sidebar_row_changed)
         self._restore_settings()
         if load_views:
@@ -203,6 +210,7 @@ class MainWindow(QMainWindow):
         self.stack.removeWidget(placeholder)
         placeholder.deleteLater()
         self.views[title] = view
+        themes.restyle_plots(view)
         status_signal = getattr(view, "status_changed", None)
         if status_signal is not None:
             status_signal.connect(self._on_view_status)
@@ -289,9 +297,81 @@ class MainWindow(QMainWindow):
             action.setData(name)
             self.view_actions.append(action)
 
+        view_menu.addSeparator()
+        self._build_appearance_menus(view_menu)
+
         help_menu = self.menuBar().addMenu("&Help")
         self._add_action(help_menu, "&Keyboard shortcuts", QKeySequence("F1"), self._on_shortcuts)
         self._add_action(help_menu, f"&About {APP_NAME}", None, self._on_about)
+
+    def _build_appearance_menus(self, view_menu: QMenu) -> None:
+        """View ▸ Text size (zoom, Ctrl++ / Ctrl+- / Ctrl+0) and View ▸ Theme; both kept in the settings."""
+        size_menu = view_menu.addMenu("Text &size")
+        self.zoom_in_action = self._add_action(size_menu, "&Larger", QKeySequence.StandardKey.ZoomIn, self._on_zoom_in)
+        self.zoom_in_action.setShortcuts([QKeySequence.StandardKey.ZoomIn, QKeySequence("Ctrl+=")])
+        self.zoom_out_action = self._add_action(
+            size_menu, "&Smaller", QKeySequence.StandardKey.ZoomOut, self._on_zoom_out
+        )
+        self.zoom_reset_action = self._add_action(size_menu, "&Normal", QKeySequence("Ctrl+0"), self._on_zoom_reset)
+        theme_menu = view_menu.addMenu("&Theme")
+        self.theme_group = QActionGroup(self)
+        self.theme_actions: dict[str, QAction] = {}
+        for name in themes.THEMES:
+            action = self._add_action(theme_menu, name, None, self._on_theme_chosen)
+            action.setCheckable(True)
+            action.setData(name)
+            self.theme_group.addAction(action)
+            self.theme_actions[name] = action
+
+    def zoom_factor(self) -> float:
+        return zoom.clamp_zoom(self.settings.value(zoom.ZOOM_SETTING, zoom.DEFAULT_ZOOM))
+
+    def theme_name(self) -> str:
+        return themes.theme_named(self.settings.value(themes.THEME_SETTING, themes.DEFAULT_THEME)).name
+
+    def set_zoom(self, factor: float) -> None:
+        """Scale every text of the window by ``factor`` (one of ``zoom.ZOOM_STEPS``), and remember it."""
+        self.settings.setValue(zoom.ZOOM_SETTING, zoom.clamp_zoom(factor))
+        factor, _theme = self._apply_appearance()
+        self.statusBar().showMessage(f"Text size {factor:.0%} (Ctrl+0: normal)", 4000)
+
+    def set_theme(self, name: str) -> None:
+        """Use the theme called ``name`` (see ``themes.THEMES``), and remember it."""
+        self.settings.setValue(themes.THEME_SETTING, themes.theme_named(name).name)
+        _factor, theme = self._apply_appearance()
+        self.statusBar().showMessage(f"{theme.name} theme", 4000)
+
+    def _apply_appearance(self) -> tuple[float, themes.Theme]:
+        factor = zoom.apply_zoom(self.zoom_factor())
+        theme = themes.theme_named(self.theme_name())
+        themes.apply_theme(theme, [self])
+        self.theme_actions[theme.name].setChecked(True)
+        sidebar_font = QApplication.font()
+        sidebar_font.setPointSizeF(sidebar_font.pointSizeF() * 1.2)
+        self.sidebar.setFont(sidebar_font)
+        widest = max(self.sidebar.fontMetrics().horizontalAdvance(title) for title in self.titles)
+        self.sidebar.setFixedWidth(widest + self.sidebar.iconSize().width() + 44)
+        for view in self.views.values():
+            hook = getattr(view, "on_theme_changed", None)
+            if hook is not None:
+                hook()
+        return factor, theme
+
+    @Slot()
+    def _on_zoom_in(self) -> None:
+        self.set_zoom(zoom.zoom_in(self.zoom_factor()))
+
+    @Slot()
+    def _on_zoom_out(self) -> None:
+        self.set_zoom(zoom.zoom_out(self.zoom_factor()))
+
+    @Slot()
+    def _on_zoom_reset(self) -> None:
+        self.set_zoom(zoom.DEFAULT_ZOOM)
+
+    @Slot()
+    def _on_theme_chosen(self) -> None:
+        self.set_theme(self.sender().data())
 
     def _add_action(self, menu: QMenu, text: str, shortcut, slot) -> QAction:
         action = QAction(text, self)
@@ -444,6 +524,29 @@ class MainWindow(QMainWindow):
     @Slot()
     def _on_about(self) -> None:
         QMessageBox.about(self, f"About {APP_NAME}", ABOUT_TEXT)
+
+
+class ViewStack(QStackedWidget):
+    """The views, one at a time, inside the window's scroll area.
+
+    Rows that wrap (``FlowRow``) make a view's height depend on its width. ``QScrollArea`` asks for
+    ``heightForWidth``, which a box layout answers with its *preferred* height (the image grids' full
+    size); the scroll area needs the *smallest* height the current view can take at that width, so
+    that a view scrolls only when it truly cannot fit.
+    """
+
+    def hasHeightForWidth(self) -> bool:  # noqa: N802 - Qt override
+        return True
+
+    def heightForWidth(self, width: int) -> int:  # noqa: N802 - Qt override
+        view = self.currentWidget()
+        if view is None:
+            return super().heightForWidth(width)
+        smallest = view.minimumSizeHint().height()
+        layout = view.layout()
+        if layout is not None and layout.hasHeightForWidth():
+            smallest = max(smallest, layout.totalMinimumHeightForWidth(width))
+        return smallest
 
 
 def _default_size(widget: QWidget) -> QSize:

@@ -46,9 +46,9 @@ from core.diffusion import (
 from desktop_app import export
 from desktop_app.widgets.image_panel import ImagePanel
 from desktop_app.widgets.timeline_scrubber import TimelineScrubber
+from desktop_app.window import themes
 
 MIN_COLUMNS, MAX_COLUMNS = 2, 4
-COLUMN_COLOURS = ["#4e9de6", "#f0a830", "#5cc08a", "#e06c9f"]  # one per column, in plots and headers
 DEFAULT_COLUMNS = [("linear", 1000, 1e-4, 0.02), ("cosine", 1000, 1e-4, 0.02)]
 EXTRA_COLUMNS = [("sigmoid", 1000, 1e-4, 0.02), ("quadratic", 1000, 1e-4, 0.02)]
 SOURCES = ("Fashion-MNIST", "Coloured shapes")
@@ -77,7 +77,7 @@ class ScheduleColumn(QFrame):
     def __init__(self, index: int, settings: ColumnSettings, parent: QWidget | None = None):
         super().__init__(parent)
         self.setFrameShape(QFrame.Shape.StyledPanel)
-        self.colour = COLUMN_COLOURS[index]
+        self.colour = themes.series_colour(index)
         self.header = QLabel()
         self.header.setTextFormat(Qt.TextFormat.RichText)
         self.remove_button = QToolButton()
@@ -88,9 +88,11 @@ class ScheduleColumn(QFrame):
         self.kind_combo = QComboBox()
         self.kind_combo.addItems(list(SCHEDULE_KINDS))
         self.kind_combo.setCurrentText(settings.kind)
+        self.kind_combo.setToolTip("How β_t grows with t: linear (DDPM), cosine (Nichol & Dhariwal), sigmoid, quadratic")
         self.T_spin = QSpinBox()
         self.T_spin.setRange(MIN_TIMESTEPS, MAX_TIMESTEPS)
         self.T_spin.setValue(settings.T)
+        self.T_spin.setToolTip("T: the number of diffusion steps of this schedule")
         self.T_spin.setKeyboardTracking(False)
         self.beta_start_spin = self._beta_spin(settings.beta_start)
         self.beta_end_spin = self._beta_spin(settings.beta_end)
@@ -109,6 +111,8 @@ class ScheduleColumn(QFrame):
         self.panel = ImagePanel()
         self.position_label = QLabel()
         self.position_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.position_label.setWordWrap(True)  # "t = 100 / T=100 …" is never cut off in a narrow column
+        self.position_label.setToolTip("The timestep this column shows, its ᾱ_t and its SNR = ᾱ_t / (1 − ᾱ_t)")
 
         top = QHBoxLayout()
         top.addWidget(self.header, stretch=1)
@@ -147,7 +151,8 @@ class ScheduleColumn(QFrame):
         )
 
     def set_index(self, index: int) -> None:
-        self.colour = COLUMN_COLOURS[index]
+        self.index = index
+        self.colour = themes.series_colour(index)
         self._update_header(index)
 
     def _update_header(self, index: int) -> None:
@@ -157,7 +162,11 @@ class ScheduleColumn(QFrame):
         cosine = self.kind_combo.currentText() == "cosine"
         for spin in (self.beta_start_spin, self.beta_end_spin):
             spin.setEnabled(not cosine)
-            spin.setToolTip("The cosine schedule is defined by ᾱ_t, not by a β range" if cosine else "")
+            spin.setToolTip(
+                "The cosine schedule is defined by ᾱ_t, not by a β range"
+                if cosine
+                else "β_1 → β_T: the noise variance of the first and the last step (β_t runs between them)"
+            )
 
     @Slot()
     def _on_settings_changed(self) -> None:
@@ -194,9 +203,11 @@ class SchedulesView(QWidget):
         self.source_combo = QComboBox()
         self.source_combo.addItems(list(SOURCES))
         self.source_combo.setCurrentText(str(self.settings.value("schedules/source", SOURCES[0])))
+        self.source_combo.setToolTip("The image x_0 every schedule noises (the same noise ε in every column)")
         self.seed_spin = QSpinBox()
         self.seed_spin.setRange(0, 2**31 - 1)
         self.seed_spin.setPrefix("seed ")
+        self.seed_spin.setToolTip("Seed of the noise ε shared by all columns")
         self.seed_spin.setValue(int(self.settings.value("schedules/seed", 0)))
         self.add_button = QPushButton("+ Add schedule")
         self.add_button.setToolTip(f"Compare up to {MAX_COLUMNS} schedules")
@@ -241,13 +252,13 @@ class SchedulesView(QWidget):
             plot.getAxis("left").enableAutoSIPrefix(False)
             plot.setXRange(0, 1, padding=0.01)
             if key == "alpha_bar":
-                plot.addLegend(offset=(8, -8), labelTextSize="8pt")  # bottom left: below the curves' start
+                plot.addLegend(offset=(-8, 8), **themes.legend_style())  # top right: ᾱ_t is near 0 there
             cursor = pg.InfiniteLine(
-                angle=90, movable=True, pen=pg.mkPen("#dddddd", width=1, style=Qt.PenStyle.DashLine)
+                angle=90, movable=True, pen=pg.mkPen(themes.current().plot_axis, width=1, style=Qt.PenStyle.DashLine)
             )
             cursor.sigDragged.connect(self._on_cursor_dragged)
             plot.addItem(cursor)
-            marker = pg.ScatterPlotItem(size=9, pen=pg.mkPen("w"))
+            marker = pg.ScatterPlotItem(size=11, pen=pg.mkPen(themes.current().plot_text, width=1.5))
             plot.addItem(marker)
             self.plots[key] = plot
             self.cursors.append(cursor)
@@ -406,6 +417,17 @@ class SchedulesView(QWidget):
     def _curve_values(schedule: NoiseSchedule, key: str) -> np.ndarray:
         return {"beta": schedule.betas, "alpha_bar": schedule.alphas_cumprod, "log_snr": schedule.log_snr}[key].numpy()
 
+    def on_theme_changed(self) -> None:
+        """The main window switched theme: column colours, curves, cursors and markers follow it."""
+        theme = themes.current()
+        for i, column in enumerate(self.columns):
+            column.set_index(i)
+        for cursor in self.cursors:
+            cursor.setPen(pg.mkPen(theme.plot_axis, width=1, style=Qt.PenStyle.DashLine))
+        for marker in self.markers.values():
+            marker.setPen(pg.mkPen(theme.plot_text, width=1.5))
+        self._rebuild_curves()
+
     def _rebuild_curves(self) -> None:
         for key, plot in self.plots.items():
             for item in self.curves[key]:
@@ -415,7 +437,7 @@ class SchedulesView(QWidget):
                 s = column.schedule
                 x = np.arange(s.num_timesteps) / s.num_timesteps
                 name = f"{i + 1}: {s.kind}, T={s.num_timesteps}" if key == "alpha_bar" else None
-                item = plot.plot(x, self._curve_values(s, key), pen=pg.mkPen(column.colour, width=2), name=name)
+                item = plot.plot(x, self._curve_values(s, key), pen=themes.thick_pen(column.colour), name=name)
                 self.curves[key].append(item)
             plot.enableAutoRange(axis="y")
 

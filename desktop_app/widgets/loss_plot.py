@@ -29,6 +29,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import QTimer, Slot
 from PySide6.QtWidgets import QWidget
 
+from desktop_app.window import themes
+
 RAMP_STEPS_PER_POINT = 10.0  # the smoothing window grows by one point every this many steps
 RAW_COLOR = (120, 160, 220, 90)  # faint: the raw values are noisy
 SMOOTH_COLOR = (30, 90, 200)
@@ -51,13 +53,13 @@ class LossPlot(pg.PlotWidget):
         if not 0.0 <= smoothing < 1.0:
             raise ValueError(f"The smoothing weight must lie in [0, 1), not {smoothing}.")
         self.smoothing = float(smoothing)
-        self.setBackground("w")
-        self.setTitle(title, color="#333", size="10pt")
+        self.setBackground(themes.current().plot_background)
+        self.setTitle(title, **themes.title_style())
         self.setLabel("bottom", "step")
         self.setLabel("left", y_label)
         self.setMenuEnabled(False)
         if legend:
-            self.addLegend(offset=(-10, 10), labelTextColor="#333")
+            self.addLegend(offset=(-10, 10), **themes.legend_style())
         self._raw = self.plot([], [], pen=pg.mkPen(RAW_COLOR, width=1), name="raw")
         self._smooth = self.plot([], [], pen=pg.mkPen(SMOOTH_COLOR, width=2), name="smoothed")
         for curve in (self._raw, self._smooth):

@@ -12,6 +12,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QWidget
 
+from desktop_app.window import themes
+
 # Colours for class labels (colour-blind-friendly Okabe–Ito palette), then a neutral one.
 LABEL_COLORS = [
     (0, 114, 178), (230, 159, 0), (0, 158, 115), (204, 121, 167),
@@ -27,15 +29,16 @@ class PointCloudPlot(pg.PlotWidget):
 
     def __init__(self, title: str = "", parent: QWidget | None = None, point_size: float = 3.0):
         super().__init__(parent=parent)
-        self.setBackground("w")
+        self.setBackground(themes.current().plot_background)
         if title:
-            self.setTitle(title, color="#333", size="10pt")
+            self.setTitle(title, **themes.title_style())
         self.setMenuEnabled(False)
         self.setAspectLocked(True)
         for angle in (0, 90):  # the axes through the origin (cheaper to paint than a grid)
             self.addItem(pg.InfiniteLine(pos=0, angle=angle, pen=pg.mkPen(215, 215, 215, width=1)))
         self.setRange(xRange=(-VIEW_LIMIT, VIEW_LIMIT), yRange=(-VIEW_LIMIT, VIEW_LIMIT), padding=0)
-        self._reference = pg.ScatterPlotItem(size=2, pen=None, brush=pg.mkBrush(160, 160, 160, 60))
+        self._reference = pg.ScatterPlotItem(size=3, pen=None, brush=themes.reference_brush())
+        themes.mark_reference(self._reference)  # the training data stays visible on light and dark plots
         self._paths = pg.PlotCurveItem(pen=pg.mkPen(90, 90, 90, 45, width=1), connect="finite")
         self._scatter = pg.ScatterPlotItem(size=point_size, pen=None, brush=pg.mkBrush(*UNLABELLED_COLOR, 170))
         for item in (self._reference, self._paths, self._scatter):

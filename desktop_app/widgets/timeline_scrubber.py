@@ -70,6 +70,7 @@ class TimelineScrubber(QWidget):
         self._spin = QSpinBox()
         self._spin.setKeyboardTracking(False)
         self._spin.setAccelerated(True)
+        self._spin.setToolTip("The step shown: type a number, or use the arrows")
         self._spin.valueChanged.connect(self._on_spin_changed)
 
         self._label = QLabel()

@@ -20,6 +20,15 @@ ROWS = (  # (key in ``numbers``, label)
     ("snr_db", "SNR = ᾱ_t / (1 − ᾱ_t)"),
     ("stats", "x_t values: mean, std"),
 )
+ROW_TIPS = {  # one line per readout: what it is, with its formula (DDPM, Ho et al. 2020)
+    "t": "The timestep shown, out of T (t/T is the fraction of the way to pure noise)",
+    "beta": "β_t: the variance of the noise added by step t alone, x_t = √(1−β_t) x_{t−1} + √β_t z (eq. 2)",
+    "alpha_bar": "ᾱ_t = ∏_{s≤t} (1 − β_s): how much of x_0's variance survives to step t",
+    "sqrt_alpha_bar": "√ᾱ_t: the factor on x_0 in x_t = √ᾱ_t x_0 + √(1−ᾱ_t) ε (eq. 4)",
+    "sqrt_one_minus_alpha_bar": "√(1 − ᾱ_t): the factor on the noise ε in x_t = √ᾱ_t x_0 + √(1−ᾱ_t) ε (eq. 4)",
+    "snr_db": "Signal-to-noise ratio SNR = ᾱ_t / (1 − ᾱ_t), in decibels 10·log₁₀ SNR (and as a plain ratio)",
+    "stats": "Mean and standard deviation of the pixels of x_t (std → 1 and mean → 0 as t → T)",
+}
 
 
 @dataclass(frozen=True)
@@ -58,8 +67,10 @@ class NumbersPanel(QGroupBox):
             # on every setText, which costs more than the rest of a frame.
             value.setFixedSize(value.fontMetrics().horizontalAdvance("−43.94 dB  (4.036e-05)") + 12,
                                value.fontMetrics().height() + 4)  # fmt: skip
+            value.setToolTip(ROW_TIPS[key])
             self.numbers[key] = value
             form.addRow(text, value)
+            form.labelForField(value).setToolTip(ROW_TIPS[key])
         self.setMinimumWidth(330)
         self.setMaximumHeight(230)
 

@@ -27,11 +27,13 @@ class SchedulePanel(QWidget):
         super().__init__(parent)
         self.kind_combo = QComboBox()
         self.kind_combo.addItems(list(SCHEDULE_KINDS))
+        self.kind_combo.setToolTip("The noise schedule: how β_t (and so ᾱ_t) changes from t = 0 to T")
         self.T_spin = QSpinBox()
         self.T_spin.setRange(MIN_TIMESTEPS, MAX_TIMESTEPS)
         self.T_spin.setValue(1000)
         self.T_spin.setKeyboardTracking(False)
         self.T_spin.setPrefix("T = ")
+        self.T_spin.setToolTip("T: the number of noising steps from x_0 to (almost) pure noise x_T")
 
         row = QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from PySide6.QtCore import Signal, Slot
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QWidget
+from PySide6.QtWidgets import QComboBox, QLabel, QPushButton, QWidget
 
 from desktop_app.views.forward.sources import (
     BUILTIN_SOURCES,
@@ -14,6 +14,7 @@ from desktop_app.views.forward.sources import (
     SOURCE_POINTS,
     SOURCE_SHAPES,
 )
+from desktop_app.widgets.flow_row import FlowRow
 
 OPENED_PREFIX = "Image: "  # the combo item of an opened image reads "Image: photo.jpg"
 OPENED_INDEX = len(BUILTIN_SOURCES)  # that item comes after the built-in sources
@@ -52,15 +53,17 @@ class SourcePanel(QWidget):
         for n in IMAGE_COUNTS:
             self.count_combo.addItem(f"{n} image{'s' if n > 1 else ''}", n)
         self.count_combo.setCurrentIndex(IMAGE_COUNTS.index(8))
+        self.count_combo.setToolTip("How many images are noised side by side (each gets its own ε)")
         self.toy_combo = QComboBox()
         from core.data import TOY_DATASETS
 
         for name in TOY_DATASETS:
             self.toy_combo.addItem(name.replace("_", " "), name)
+        self.toy_combo.setToolTip("Which 2-D point cloud is noised: each point is one x_0")
         self.open_button = QPushButton("Open image…")
         self.open_button.setToolTip("Use any image file as x_0 (you can also drop one onto the window)")
 
-        row = QHBoxLayout(self)
+        row = FlowRow(self)  # wraps on a narrow window (projector)
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(QLabel("Source:"))
         row.addWidget(self.source_combo)

@@ -14,7 +14,6 @@ from PySide6.QtCore import QSettings, Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
-    QHBoxLayout,
     QLabel,
     QMessageBox,
     QPushButton,
@@ -27,6 +26,7 @@ from PySide6.QtWidgets import (
 from core.io import CheckpointError, load_denoiser
 from desktop_app import paths
 from desktop_app.model_library import ModelEntry, describe_metadata, entry_for_file, list_models
+from desktop_app.widgets.flow_row import FlowRow
 
 NO_MODEL = ""  # the key of "— choose a model —"
 MAX_CACHED = 6  # loaded checkpoint files kept in memory (models trained in this session always stay)
@@ -120,7 +120,7 @@ class ModelPanel(QWidget):
         self.open_button.clicked.connect(self._on_open_clicked)
         self.model_info = QLabel("")
         self.model_info.setStyleSheet("color: #555")
-        row = QHBoxLayout(self)
+        row = FlowRow(self)  # wraps on a narrow window (projector)
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(QLabel("Model"))
         row.addWidget(self.model_combo, 1)

@@ -16,7 +16,6 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
-    QHBoxLayout,
     QLabel,
     QMenu,
     QPushButton,
@@ -27,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.diffusion import DEFAULT_STEPS, SAMPLER_LABELS, SAMPLERS
+from desktop_app.widgets.flow_row import FlowRow
 from desktop_app.widgets.form_helpers import device_combo
 from desktop_app.workers import SamplingJob
 
@@ -72,6 +72,7 @@ class SamplerPanel(QWidget):
         super().__init__(parent)
         self._num_timesteps = DEFAULT_TIMESTEPS
         self.sampler_combo = sampler_combo()
+        self.sampler_combo.setToolTip("How x_T is turned into an image: the rule of each denoising step")
         self.steps_spin = QSpinBox()
         self.steps_spin.setRange(1, 4000)
         self.steps_spin.setToolTip("Number of sampling steps (at most T)")
@@ -109,7 +110,7 @@ class SamplerPanel(QWidget):
         self.cancel_button.setToolTip("Stop sampling (Esc)")
         self.cancel_button.setShortcut("Esc")
         self.cancel_button.clicked.connect(self.cancel_requested)
-        sample_row = QHBoxLayout()
+        sample_row = FlowRow()  # wraps on a narrow window (projector)
         for label, widget in (
             ("Sampler", self.sampler_combo), ("Steps", self.steps_spin), (self.eta_label, self.eta_spin),
             ("Seed", self.seed_spin), ("Batch", self.batch_spin), (self.class_label, self.class_combo),
@@ -124,6 +125,7 @@ class SamplerPanel(QWidget):
         self.compare_check.setToolTip("Run a second sampler from the same initial noise and scrub both together")
         self.compare_check.toggled.connect(self._on_compare_toggled)
         self.sampler_b_combo = sampler_combo()
+        self.sampler_b_combo.setToolTip("The second sampler, run from the same x_T for comparison")
         self.steps_b_spin = QSpinBox()
         self.steps_b_spin.setRange(1, 4000)
         self.sampler_b_combo.currentIndexChanged.connect(self._on_sampler_b_changed)
@@ -137,7 +139,7 @@ class SamplerPanel(QWidget):
         export_menu = QMenu(self.export_button)
         export_menu.triggered.connect(self._on_export_chosen)
         self.export_button.setMenu(export_menu)
-        compare_row = QHBoxLayout()
+        compare_row = FlowRow()
         for widget in (self.compare_check, self.sampler_b_combo, QLabel("Steps"), self.steps_b_spin, self.sync_check):
             compare_row.addWidget(widget)
         compare_row.addStretch(1)

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QGridLayout, QSizePolicy, QWidget
 
 from desktop_app.export import save_loss_history_csv
 from desktop_app.widgets.loss_plot import LossPlot
+from desktop_app.window import themes
 
 
 class LossCurves(QWidget):
@@ -24,8 +25,8 @@ class LossCurves(QWidget):
         self.loss_plot = LossPlot("Training loss", "loss")
         self.grad_plot = LossPlot("Gradient norm", "‖g‖ before clipping", smoothing=0.95, legend=False)
         self.bucket_plot = pg.PlotWidget()
-        self.bucket_plot.setBackground("w")
-        self.bucket_plot.setTitle("Loss per timestep t (last 50 steps)", color="#333", size="10pt")
+        self.bucket_plot.setBackground(themes.current().plot_background)
+        self.bucket_plot.setTitle("Loss per timestep t (last 50 steps)", **themes.title_style())
         self.bucket_plot.setLabel("bottom", "timestep t")
         self.bucket_plot.setLabel("left", "mean loss")
         self.bucket_plot.setMenuEnabled(False)

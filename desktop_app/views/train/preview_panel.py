@@ -16,9 +16,9 @@ from core.data import get_dataset, make_grid
 from core.training import TrainConfig
 from desktop_app.export import grid_picture, scatter_picture
 from desktop_app.widgets.point_cloud import PointCloudPlot
+from desktop_app.window import themes
 from desktop_app.workers import BackgroundJob, CallWorker
 
-TITLE = {"color": "#333", "size": "10pt"}
 POINT_DATA_PREFIXES = ("toy:", "word:", "drawing:")  # dataset specs of 2-D points
 
 
@@ -39,8 +39,8 @@ class PreviewPanel(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.preview_images = pg.GraphicsLayoutWidget()
-        self.preview_images.setBackground("w")
-        self._preview_title = self.preview_images.addLabel("Preview (EMA weights, fixed noise)", **TITLE)
+        self.preview_images.setBackground(themes.current().plot_background)
+        self._preview_title = self.preview_images.addLabel("Preview (EMA weights, fixed noise)", **themes.title_style())
         self.preview_images.nextRow()
         self._preview_box = self.preview_images.addViewBox(lockAspect=True, invertY=True, enableMouse=False)
         self.preview_image_item = pg.ImageItem()
@@ -67,8 +67,8 @@ class PreviewPanel(QWidget):
         self._preview_box.autoRange()
         self.preview_points.set_reference(None)
         first = f"first at step {config.preview_every:,}" if config.preview_every else "off"
-        self.preview_points.setTitle(f"Preview ({first}) · grey: data", **TITLE)
-        self._preview_title.setText(f"Preview ({first})", **TITLE)
+        self.preview_points.setTitle(f"Preview ({first}) · grey: data", **themes.title_style())
+        self._preview_title.setText(f"Preview ({first})", **themes.title_style())
         if not config.dataset.startswith(POINT_DATA_PREFIXES) or self._reference.running:
             return
         worker = CallWorker(partial(reference_points, config.dataset))
@@ -84,12 +84,12 @@ class PreviewPanel(QWidget):
         samples = np.asarray(event.images)
         if samples.ndim == 2:
             self.preview_points.set_points(samples, event.labels)
-            self.preview_points.setTitle(f"Samples at step {event.step:,} · grey: data", **TITLE)
+            self.preview_points.setTitle(f"Samples at step {event.step:,} · grey: data", **themes.title_style())
             return
         grid = make_grid(samples, padding=2)
         self.preview_image_item.setImage(np.ascontiguousarray(grid), autoLevels=False, levels=(0, 255))
         self._preview_box.autoRange(padding=0.02)
-        self._preview_title.setText(f"Samples at step {event.step:,} (EMA weights)", **TITLE)
+        self._preview_title.setText(f"Samples at step {event.step:,} (EMA weights)", **themes.title_style())
 
     def shutdown(self) -> None:
         """Wait for the grey points still loading."""

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QPushButton, QWidget
+from PySide6.QtWidgets import QCheckBox, QPushButton, QWidget
+
+from desktop_app.widgets.flow_row import FlowRow
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,7 @@ class RunControls(QWidget):
         self.log_check = QCheckBox("log-y")
         self.log_check.setToolTip("Logarithmic loss axis")
         self.log_check.toggled.connect(self.log_y_toggled)
-        row = QHBoxLayout(self)
+        row = FlowRow(self)  # wraps on a narrow window (projector)
         row.setContentsMargins(0, 0, 0, 0)
         for button in (self.start_button, self.pause_button, self.stop_button, self.save_button, self.load_button):
             row.addWidget(button)
