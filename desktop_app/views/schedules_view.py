@@ -88,7 +88,9 @@ class ScheduleColumn(QFrame):
         self.kind_combo = QComboBox()
         self.kind_combo.addItems(list(SCHEDULE_KINDS))
         self.kind_combo.setCurrentText(settings.kind)
-        self.kind_combo.setToolTip("How β_t grows with t: linear (DDPM), cosine (Nichol & Dhariwal), sigmoid, quadratic")
+        self.kind_combo.setToolTip(
+            "How β_t grows with t: linear (DDPM), cosine (Nichol & Dhariwal), sigmoid, quadratic"
+        )
         self.T_spin = QSpinBox()
         self.T_spin.setRange(MIN_TIMESTEPS, MAX_TIMESTEPS)
         self.T_spin.setValue(settings.T)
