@@ -66,6 +66,10 @@ class MethodPanel(QGroupBox):
         self.task_combo.setMinimumContentsLength(12)
         for key, label in TASKS:
             self.task_combo.addItem(label, key)
+        self.task_combo.setToolTip(
+            "Inpainting fills the masked part; SDEdit noises the whole image to t₀ and denoises it; "
+            "super-resolution upscales 16×16 to 32×32"
+        )
         self.class_combo = QComboBox()
         self.class_combo.setToolTip("Ask a class-conditional model for one class, or for any")
         self.strength_slider = QSlider(Qt.Orientation.Horizontal)
@@ -95,10 +99,13 @@ class MethodPanel(QGroupBox):
         self.seed_spin = QSpinBox()
         self.seed_spin.setRange(0, 2**31 - 1)
         self.seed_spin.setPrefix("seed ")
+        self.seed_spin.setToolTip("Seed of the noise: the same seed and settings give the same result")
         self.run_button = QPushButton("Run")
+        self.run_button.setToolTip("Run the chosen edit with the chosen model (Ctrl+R)")
         self.run_button.setDefault(True)
         self.run_button.setShortcut("Ctrl+R")
         self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Stop the running edit at the next step")
         self.export_button = QPushButton("Export…")
         self.export_button.setToolTip("Before / mask / after strip as a PNG (also File ▸ Export…)")
 
