@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, QSize, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
@@ -41,7 +41,8 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app import APP_NAME
-from desktop_app.window import themes, zoom
+from desktop_app.window import themes
+from desktop_app.window.appearance import Appearance
 from desktop_app.window.exporting import default_checkpoint_dir, run_export
 from desktop_app.window.help_texts import ABOUT_TEXT, shortcuts_help
 from desktop_app.window.loading_page import LoadingPage
@@ -102,8 +103,11 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
 
         self._build_status_bar()
+        self.appearance = Appearance(self.settings, self)
+        self._shown_zoom = self.appearance.zoom_factor()
+        self.appearance.applied.connect(self._on_appearance_applied)
         self._build_menus()
-        self._apply_appearance()
+        self.appearance.apply()
         self.sidebar.currentRowChanged.connect(self._on_sidebar_row_changed)
         self._restore_settings()
         if load_views:
@@ -298,54 +302,38 @@ class MainWindow(QMainWindow):
             self.view_actions.append(action)
 
         view_menu.addSeparator()
-        self._build_appearance_menus(view_menu)
+        self.appearance.build_menus(view_menu)
+        a = self.appearance
+        self.zoom_in_action, self.zoom_out_action, self.zoom_reset_action = (
+            a.zoom_in_action,
+            a.zoom_out_action,
+            a.zoom_reset_action,
+        )
+        self.theme_actions = a.theme_actions
 
         help_menu = self.menuBar().addMenu("&Help")
         self._add_action(help_menu, "&Keyboard shortcuts", QKeySequence("F1"), self._on_shortcuts)
         self._add_action(help_menu, f"&About {APP_NAME}", None, self._on_about)
 
-    def _build_appearance_menus(self, view_menu: QMenu) -> None:
-        """View ▸ Text size (zoom, Ctrl++ / Ctrl+- / Ctrl+0) and View ▸ Theme; both kept in the settings."""
-        size_menu = view_menu.addMenu("Text &size")
-        self.zoom_in_action = self._add_action(size_menu, "&Larger", QKeySequence.StandardKey.ZoomIn, self._on_zoom_in)
-        self.zoom_in_action.setShortcuts([QKeySequence.StandardKey.ZoomIn, QKeySequence("Ctrl+=")])
-        self.zoom_out_action = self._add_action(
-            size_menu, "&Smaller", QKeySequence.StandardKey.ZoomOut, self._on_zoom_out
-        )
-        self.zoom_reset_action = self._add_action(size_menu, "&Normal", QKeySequence("Ctrl+0"), self._on_zoom_reset)
-        theme_menu = view_menu.addMenu("&Theme")
-        self.theme_group = QActionGroup(self)
-        self.theme_actions: dict[str, QAction] = {}
-        for name in themes.THEMES:
-            action = self._add_action(theme_menu, name, None, self._on_theme_chosen)
-            action.setCheckable(True)
-            action.setData(name)
-            self.theme_group.addAction(action)
-            self.theme_actions[name] = action
+    # --- text size and theme (desktop_app/window/appearance.py) ------------------------------------
 
     def zoom_factor(self) -> float:
-        return zoom.clamp_zoom(self.settings.value(zoom.ZOOM_SETTING, zoom.DEFAULT_ZOOM))
+        return self.appearance.zoom_factor()
 
     def theme_name(self) -> str:
-        return themes.theme_named(self.settings.value(themes.THEME_SETTING, themes.DEFAULT_THEME)).name
+        return self.appearance.theme_name()
 
     def set_zoom(self, factor: float) -> None:
         """Scale every text of the window by ``factor`` (one of ``zoom.ZOOM_STEPS``), and remember it."""
-        self.settings.setValue(zoom.ZOOM_SETTING, zoom.clamp_zoom(factor))
-        factor, _theme = self._apply_appearance()
-        self.statusBar().showMessage(f"Text size {factor:.0%} (Ctrl+0: normal)", 4000)
+        self.appearance.set_zoom(factor)
 
     def set_theme(self, name: str) -> None:
         """Use the theme called ``name`` (see ``themes.THEMES``), and remember it."""
-        self.settings.setValue(themes.THEME_SETTING, themes.theme_named(name).name)
-        _factor, theme = self._apply_appearance()
-        self.statusBar().showMessage(f"{theme.name} theme", 4000)
+        self.statusBar().showMessage(f"{self.appearance.set_theme(name)} theme", 4000)
 
-    def _apply_appearance(self) -> tuple[float, themes.Theme]:
-        factor = zoom.apply_zoom(self.zoom_factor())
-        theme = themes.theme_named(self.theme_name())
-        themes.apply_theme(theme, [self])
-        self.theme_actions[theme.name].setChecked(True)
+    @Slot(float, str)
+    def _on_appearance_applied(self, factor: float, _theme: str) -> None:
+        """Fit the sidebar to the new font, let views redraw their own colours, and say the text size."""
         sidebar_font = QApplication.font()
         sidebar_font.setPointSizeF(sidebar_font.pointSizeF() * 1.2)
         self.sidebar.setFont(sidebar_font)
@@ -355,23 +343,9 @@ class MainWindow(QMainWindow):
             hook = getattr(view, "on_theme_changed", None)
             if hook is not None:
                 hook()
-        return factor, theme
-
-    @Slot()
-    def _on_zoom_in(self) -> None:
-        self.set_zoom(zoom.zoom_in(self.zoom_factor()))
-
-    @Slot()
-    def _on_zoom_out(self) -> None:
-        self.set_zoom(zoom.zoom_out(self.zoom_factor()))
-
-    @Slot()
-    def _on_zoom_reset(self) -> None:
-        self.set_zoom(zoom.DEFAULT_ZOOM)
-
-    @Slot()
-    def _on_theme_chosen(self) -> None:
-        self.set_theme(self.sender().data())
+        if factor != self._shown_zoom:
+            self.statusBar().showMessage(f"Text size {factor:.0%} (Ctrl+0: normal)", 4000)
+        self._shown_zoom = factor
 
     def _add_action(self, menu: QMenu, text: str, shortcut, slot) -> QAction:
         action = QAction(text, self)
