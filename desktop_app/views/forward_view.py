@@ -49,6 +49,7 @@ from desktop_app.views.forward.sources import (
     dataset_source,
     load_image_source,
 )
+from desktop_app.widgets.flow_row import FlowRow
 from desktop_app.widgets.image_panel import ValueHistogram
 from desktop_app.widgets.timeline_scrubber import TimelineScrubber
 from desktop_app.workers import BackgroundJob
@@ -119,7 +120,7 @@ class ForwardView(QWidget):
         self.chain_label.setStyleSheet("color: #b06000;")
         self._expose_panel_widgets()
 
-        controls = QHBoxLayout()
+        controls = FlowRow()  # wraps on a narrow window (projector)
         controls.addWidget(self.source_panel)
         controls.addSpacing(20)
         controls.addWidget(self.schedule_panel)

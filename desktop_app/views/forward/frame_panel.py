@@ -9,6 +9,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QStackedWidget, QVBoxLayout, QWidget
 
 from desktop_app.widgets.image_panel import ImagePanel
+from desktop_app.window import themes
 
 # One grey scale for x_t, ε and √ᾱ_t·x_0, so that equal values look equal: at t = T−1, x_t ≈ ε and the two
 # pictures must match. It is the data's range: ε (σ = 1) saturates beyond ±1, as the caption says.
@@ -59,8 +60,9 @@ class FramePanel(QStackedWidget):
         self.points_plot.showGrid(x=True, y=True, alpha=0.2)
         self.points_plot.setXRange(-3.5, 3.5)
         self.points_plot.setYRange(-3.5, 3.5)
-        self.points_plot.addLegend(offset=(-8, 8))
-        self.points_x0_item = pg.ScatterPlotItem(size=3, pen=None, brush=pg.mkBrush(150, 150, 150, 90), name="x_0")
+        self.points_plot.addLegend(offset=(-8, 8), **themes.legend_style())
+        self.points_x0_item = pg.ScatterPlotItem(size=4, pen=None, brush=themes.reference_brush(), name="x_0")
+        themes.mark_reference(self.points_x0_item)  # x_0 stays visible on the light and the dark theme
         self.points_xt_item = pg.ScatterPlotItem(size=4, pen=None, brush=pg.mkBrush(90, 160, 230, 200), name="x_t")
         self.points_plot.addItem(self.points_x0_item)
         self.points_plot.addItem(self.points_xt_item)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QLabel, QPushButton, QRadioButton, QSpinBox, QWidget
+from PySide6.QtWidgets import QButtonGroup, QLabel, QPushButton, QRadioButton, QSpinBox, QWidget
+
+from desktop_app.widgets.flow_row import FlowRow
 
 # x_t's equation in each mode (rich text) and its tooltip: closed form (DDPM eq. 4), Markov chain (eq. 2).
 EQUATIONS = {
@@ -48,12 +50,14 @@ class ModePanel(QWidget):
         self.seed_spin.setRange(0, 2**31 - 1)
         self.seed_spin.setPrefix("seed ")
         self.seed_spin.setKeyboardTracking(False)
+        self.seed_spin.setToolTip("Seed of the random noise ε: the same seed always draws the same noise")
         self.new_noise_button = QPushButton("New noise")
         self.new_noise_button.setToolTip("Draw a new ε (and new chain noise): next seed")
         self.equation = QLabel(EQUATIONS[False][0])
         self.equation.setTextFormat(Qt.TextFormat.RichText)
+        self.equation.setToolTip("How x_t is made from x_0 and the noise ε in closed form (DDPM eq. 4)")
 
-        row = QHBoxLayout(self)
+        row = FlowRow(self)  # wraps on a narrow window (projector)
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self.closed_radio)
         row.addWidget(self.chain_radio)
