@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from desktop_app.window import themes
 
@@ -15,6 +17,7 @@ SERIES = {
     "distilled": "Distilled students",
 }
 MMD_FLOOR = 1e-4  # MMD² can dip below 0 for two samples of one distribution; a log axis needs > 0
+MMD_CEILING = 10.0  # one-step samples of the toys reach ≈ 3
 
 
 class FewStepQuality(QWidget):
@@ -29,19 +32,27 @@ class FewStepQuality(QWidget):
         self.plot.setLabel("left", "MMD²")
         self.plot.setLogMode(x=False, y=True)
         self.plot.getAxis("bottom").setTicks([[(n, str(n)) for n in range(1, 17)]])
+        # Fixed decades (log10 units), so nothing jumps as points arrive.
+        self.plot.setYRange(math.log10(MMD_FLOOR), math.log10(MMD_CEILING), padding=0)
+        self.plot.enableAutoRange(y=False)
         self.plot.setMenuEnabled(False)
         self.plot.showGrid(x=True, y=True, alpha=0.25)
-        legend = self.plot.addLegend(offset=(-10, 10), **themes.legend_style())
-        legend.setColumnCount(2)  # two rows: leaves the low right-hand end of the curves visible
         self.curves: dict[str, pg.PlotDataItem] = {}
+        keys = []
         for index, (key, title) in enumerate(SERIES.items()):
             colour = themes.series_colour(index)
             self.curves[key] = self.plot.plot(
                 [], [], name=title, pen=pg.mkPen(colour, width=2), symbol="o", symbolSize=7, symbolBrush=colour
             )
+            keys.append(f'<span style="color:{colour}">●&nbsp;{title.replace(" ", "&nbsp;")}</span>')
+        # The key as a line of text under the plot: a legend inside would hide the few-step points.
+        self.key = QLabel("&nbsp;&nbsp;&nbsp;".join(keys))
+        self.key.setWordWrap(True)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.plot)
+        layout.setSpacing(2)
+        layout.addWidget(self.plot, 1)
+        layout.addWidget(self.key)
         self._data: dict[str, tuple[list[float], list[float]]] = {key: ([], []) for key in SERIES}
 
     def set_series(self, key: str, steps, mmd) -> None:
