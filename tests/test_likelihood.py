@@ -125,6 +125,8 @@ def test_stratified_timesteps_estimate_the_full_bound():
     ts, weights = stratified_timesteps(schedule, 20, torch.Generator().manual_seed(4))
     assert ts[0] == 0 and len(ts) == 21 and float(weights.sum()) == 200
     assert bool((ts[1:] >= 1).all()) and bool((ts[1:].diff() > 0).all())
+    ts_exact, weights_exact = stratified_timesteps(schedule, 10, torch.Generator().manual_seed(4), exact_below=30)
+    assert ts_exact[:30].tolist() == list(range(30)) and float(weights_exact.sum()) == 200
     estimate = variational_bound(model, data, schedule, timesteps=ts, weights=weights,
                                  generator=torch.Generator().manual_seed(5))  # fmt: skip
     assert estimate.total_nats == pytest.approx(full.total_nats, rel=0.15)

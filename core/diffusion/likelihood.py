@@ -267,13 +267,18 @@ def discretized_gaussian_log_likelihood(x: torch.Tensor, mean: torch.Tensor, log
     return torch.where(x < -0.999, log_cdf_plus, torch.where(x > 0.999, log_one_minus_cdf_minus, log_delta))
 
 
-def stratified_timesteps(schedule: NoiseSchedule, strata: int, generator: torch.Generator | None = None):
-    """t = 0 (the decoder term, always) and one random t in each of ``strata`` equal slices of 1 … T−1, with the
-    number of timesteps each stands for: Σ weight · L_t is then an unbiased estimate of Σ_t L_t."""
+def stratified_timesteps(
+    schedule: NoiseSchedule, strata: int, generator: torch.Generator | None = None, *, exact_below: int = 1
+):
+    """Every t < ``exact_below`` (at least t = 0, the decoder term) and one random t in each of ``strata`` equal
+    slices of the rest of 0 … T−1, with the number of timesteps each stands for: Σ weight · L_t is then an
+    unbiased estimate of Σ_t L_t. L_t falls steeply over the first few dozen steps, so computing those exactly
+    removes most of the estimate's variance."""
     T = schedule.num_timesteps
-    strata = max(1, min(int(strata), T - 1))
-    edges = torch.linspace(1, T, strata + 1).round().long()
-    ts, weights = [0], [1.0]
+    exact_below = max(1, min(int(exact_below), T - 1))
+    strata = max(1, min(int(strata), T - exact_below))
+    edges = torch.linspace(exact_below, T, strata + 1).round().long()
+    ts, weights = list(range(exact_below)), [1.0] * exact_below
     for lo, hi in zip(edges[:-1].tolist(), edges[1:].tolist(), strict=True):
         ts.append(int(torch.randint(lo, hi, (1,), generator=generator)))
         weights.append(float(hi - lo))
