@@ -112,10 +112,10 @@ class GuidanceComponentsPanel(QWidget):
         """Draw ``frame`` (a GuidanceFrame); ``scale`` is the w of the run (1 is used outside the interval)."""
         w = scale if frame.guided else 1.0
         where = "" if frame.guided else " (outside the guidance interval: ε̃ = ε_c)"
-        diff_max = float(np.abs(frame.eps_difference).max())
+        size = np.abs(frame.eps_difference)
         self.caption.setText(
             f"Step {frame.index + 1} of {frame.num_steps}, t = {frame.t}: w = {w:g}{where}. "
-            f"Largest |ε_c − ε_u| = {diff_max:.3f}; mean |ε_c − ε_u| = {float(np.abs(frame.eps_difference).mean()):.3f}."
+            f"Largest |ε_c − ε_u| = {float(size.max()):.3f}; mean |ε_c − ε_u| = {float(size.mean()):.3f}."
         )
         if self._points_mode:
             self._show_points(frame)
