@@ -1,0 +1,112 @@
+"""The Sampler race view, driven as a person would: race on a toy and on Fashion-MNIST, scrub, score, cancel."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtWidgets import QMessageBox
+
+from desktop_app.views.race.lanes_panel import RaceLanesPanel
+from desktop_app.views.race_view import RACE_POINTS, RaceView
+
+torch.set_num_threads(1)
+RUN_TIMEOUT_MS = 120_000
+
+
+@pytest.fixture
+def view(qtbot, tmp_path):
+    view = RaceView(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(view)
+    view.resize(1000, 700)
+    view.show()
+    yield view
+    view.shutdown()
+
+
+@pytest.fixture
+def messages(monkeypatch):
+    shown = []
+    monkeypatch.setattr(QMessageBox, "warning", staticmethod(lambda parent, title, text, *a: shown.append(text)))
+    return shown
+
+
+def _tick(view, lanes):
+    for key, check in view.setup.lane_checks.items():
+        check.setChecked(key in lanes)
+
+
+def _run(qtbot, view, button):
+    with qtbot.waitSignal(view._job.finished, timeout=RUN_TIMEOUT_MS):
+        qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+
+
+def test_a_toy_race_shares_the_start_counts_nfe_and_scrubs_every_lane_together(qtbot, view, messages):
+    assert view.setup.current_entry().path.stem == "toy_spiral"
+    _tick(view, ("ddim", "heun", "ddpm"))
+    view.setup.steps_spin.setValue(5)
+    view.setup.reference_spin.setValue(50)
+    _run(qtbot, view, view.setup.run_button)
+    assert not messages
+    runs = view.race_result.lanes
+    assert [r.key for r in runs] == ["ddpm", "ddim", "heun"]
+    assert [r.nfe for r in runs] == [5, 5, 9]
+    assert all(np.array_equal(r.states[0], runs[0].states[0]) for r in runs)
+    assert len(view.errors.curves) == 3 and "NFE 9" in view.status_label.text()
+
+    view.scrubber.setFocus()
+    qtbot.keyClick(view.scrubber, Qt.Key.Key_Home)  # back to x_T: every lane shows the same cloud
+    assert view.scrubber.value() == 0 and view.errors.cursor.value() == 0.0
+    clouds = [lane.points() for lane in view.lanes.views]
+    assert clouds[0].shape == (RACE_POINTS, 2) and all(np.array_equal(c, clouds[0]) for c in clouds)
+    qtbot.keyClick(view.scrubber, Qt.Key.Key_Right)
+    assert view.scrubber.value() == 1
+    assert np.array_equal(view.lanes.views[1].points(), runs[1].states[1])
+    assert not np.array_equal(view.lanes.views[1].points(), view.lanes.views[2].points())  # DDIM vs Heun after one step
+
+
+def test_quality_vs_nfe_on_a_toy_plots_every_sampler_and_the_floor(qtbot, view, messages):
+    _tick(view, ("ddim", "dpmpp_2m"))
+    view.tabs.setCurrentIndex(1)
+    view.quality.nfe_edit.setText("1, 5")
+    view.quality.samples_spin.setValue(200)
+    _run(qtbot, view, view.quality.run_button)
+    assert not messages
+    result = view.quality.result
+    assert [(p.lane, p.nfe) for p in result.points] == [("ddim", 1), ("ddim", 5), ("dpmpp_2m", 1), ("dpmpp_2m", 5)]
+    assert set(view.quality.curves) == {"ddim", "dpmpp_2m"}
+    assert view.quality.floor_line.isVisible() and view.quality.floor_line.value() == result.floor["mmd"]
+    assert "real vs real" in view.quality.floor_label.text().lower()
+    view.quality.nfe_edit.setText("five")
+    qtbot.mouseClick(view.quality.run_button, Qt.MouseButton.LeftButton)
+    assert messages and "whole numbers" in messages[-1]
+
+
+def test_cancel_stops_a_race_without_a_result(qtbot, view, messages):
+    _tick(view, ("ddim", "ddpm"))
+    view.setup.steps_spin.setValue(50)
+    view.setup.reference_spin.setValue(1000)
+    with qtbot.waitSignal(view._job.finished, timeout=RUN_TIMEOUT_MS):
+        qtbot.mouseClick(view.setup.run_button, Qt.MouseButton.LeftButton)
+        assert view.setup.cancel_button.isEnabled()
+        qtbot.mouseClick(view.setup.cancel_button, Qt.MouseButton.LeftButton)
+    assert view.race_result is None and view.status_label.text().startswith("Cancelled")
+    assert view.setup.run_button.isEnabled() and not view.setup.cancel_button.isEnabled()
+    _tick(view, ())
+    qtbot.mouseClick(view.setup.run_button, Qt.MouseButton.LeftButton)
+    assert messages and "at least one sampler" in messages[-1]
+
+
+def test_a_fashion_mnist_race_shows_image_lanes(qtbot, view, messages):
+    view.setup.select_model("fmnist_unet")
+    _tick(view, ("ddim", "euler"))
+    view.setup.steps_spin.setValue(2)
+    view.setup.reference_spin.setValue(10)
+    _run(qtbot, view, view.setup.run_button)
+    assert not messages
+    assert isinstance(view.lanes, RaceLanesPanel) and len(view.lanes.views) == 2
+    picture = view.lanes.views[0].last_picture
+    assert picture is not None and picture.shape[0] > 32  # a 2×2 grid of 32×32 images
+    assert view.race_result.lanes[0].states.shape == (3, 4, 1, 32, 32)
+    assert view.quality.metric_combo.itemData(0) == "fid"
