@@ -20,6 +20,7 @@ VIEW_SPECS = (
     ("Edit", "desktop_app.views.edit_view", "EditView"),
     ("Fast sampling", "desktop_app.views.fast_view", "FastView"),
     ("Score & likelihood", "desktop_app.views.score_view", "ScoreView"),
+    ("Sampler race", "desktop_app.views.race_view", "RaceView"),
 )
 VIEW_ICONS = (
     QStyle.StandardPixmap.SP_MediaSeekForward,
@@ -30,6 +31,7 @@ VIEW_ICONS = (
     QStyle.StandardPixmap.SP_DialogResetButton,
     QStyle.StandardPixmap.SP_MediaSkipForward,
     QStyle.StandardPixmap.SP_FileDialogContentsView,
+    QStyle.StandardPixmap.SP_MediaSeekBackward,
 )
 # What the background thread imports before the views are built: everything heavy they need.
 HEAVY_MODULES = (
