@@ -21,6 +21,7 @@ from core.training import Finished, StepEvent, TrainConfig, train
 from core.training.distributed import DistributedContext, DistributedMinibatchSampler
 
 WORLD_SIZE = 2
+SLOW = pytest.mark.slow  # one group of 2 processes, started once (~30 s on 2 busy cores)
 TOLERANCE = dict(rtol=1e-4, atol=1e-6)  # float sums in another order; a wrong shard is off by ~1e-2
 
 
@@ -121,6 +122,7 @@ def two_processes(tmp_path_factory):
     return folder, reference
 
 
+@SLOW
 def test_two_processes_follow_the_loss_trajectory_of_one(two_processes):
     folder, reference = two_processes
     fresh = json.loads((folder / "losses.json").read_text())["fresh"]
@@ -128,6 +130,7 @@ def test_two_processes_follow_the_loss_trajectory_of_one(two_processes):
     torch.testing.assert_close(torch.tensor(fresh), torch.tensor(_losses(reference)[:10]), **TOLERANCE)
 
 
+@SLOW
 def test_only_rank_0_writes_the_checkpoint_and_the_app_can_open_it(two_processes):
     folder, _ = two_processes
     assert not (folder / "two_rank1.safetensors").exists()
@@ -136,12 +139,14 @@ def test_only_rank_0_writes_the_checkpoint_and_the_app_can_open_it(two_processes
     assert not list(folder.glob("*.tmp*"))  # the atomic write left no temporary file behind
 
 
+@SLOW
 def test_a_one_process_checkpoint_resumes_on_two(two_processes):
     folder, reference = two_processes
     resumed = json.loads((folder / "losses.json").read_text())["resumed"]
     torch.testing.assert_close(torch.tensor(resumed), torch.tensor(_losses(reference)[5:10]), **TOLERANCE)
 
 
+@SLOW
 def test_a_two_process_checkpoint_resumes_on_one(two_processes):
     folder, reference = two_processes
     events = list(train(_config(), resume_from=folder / "two_rank0.safetensors"))
@@ -153,6 +158,7 @@ def test_a_two_process_checkpoint_resumes_on_one(two_processes):
     assert load_checkpoint(folder / "two_rank0.safetensors", with_training_state=True).training_state["step"] == 10
 
 
+@SLOW
 def test_the_command_line_trains_under_torchrun_and_only_rank_0_speaks(two_processes):
     folder, _ = two_processes
     status0, out0, err0 = json.loads((folder / "cli_rank0.txt").read_text())

@@ -97,6 +97,7 @@ def tiny_folder(tmp_path_factory):
     return folder
 
 
+@pytest.mark.slow
 def test_the_app_samplers_with_guidance_reproduce_the_diffusers_pipeline(tiny_folder):
     pipeline = sd.load_sd_pipeline(tiny_folder)
     schedule = sd.schedule_of(pipeline)
