@@ -26,7 +26,10 @@ class ErrorPlotPanel(QWidget):
         self.plot.setLabel("left", "RMS error")
         self.plot.setLogMode(y=True)
         self.plot.setMenuEnabled(False)
-        self.legend = self.plot.addLegend(offset=(-8, 8))
+        self.plot.getAxis("bottom").enableAutoSIPrefix(False)
+        self.plot.setXRange(0.0, 1.0, padding=0.02)
+        self.plot.setMinimumWidth(200)
+        self.legend = self.plot.addLegend(offset=(-8, -40))  # bottom right: where the curves are not
         self.cursor = pg.InfiniteLine(pos=0, angle=90, pen=pg.mkPen(150, 150, 150, width=1))
         self.plot.addItem(self.cursor)
         self.plot.setToolTip("Deterministic ODE samplers approach the reference; stochastic ones end elsewhere")

@@ -13,7 +13,7 @@ from core.evaluation.sampler_race import LaneRun
 from desktop_app.widgets.image_panel import ImagePanel
 from desktop_app.widgets.point_cloud import PointCloudPlot
 
-COLUMNS = 4
+COLUMNS = 3
 
 
 class RaceLanesPanel(QWidget):
@@ -24,6 +24,7 @@ class RaceLanesPanel(QWidget):
         self._grid = QGridLayout(self)
         self._grid.setContentsMargins(0, 0, 0, 0)
         self._grid.setSpacing(4)
+        self.setMinimumWidth(240)
         self.runs: list[LaneRun] = []
         self.views: list[QWidget] = []
         self._points = False
@@ -44,10 +45,11 @@ class RaceLanesPanel(QWidget):
         """A new lane (a sampler that has finished), shown at its last step."""
         if self._points:
             view = PointCloudPlot(run.label, point_size=3.0)
+            view.setAspectLocked(False)  # a narrow lane shows the whole cloud rather than a cropped square
             view.set_reference(self._reference)
         else:
             view = ImagePanel(run.label)
-        view.setMinimumSize(140, 140)
+        view.setMinimumSize(100, 120)
         view.setToolTip(f"{run.label}: {run.nfe} network evaluations, {len(run.timesteps)} steps")
         index = len(self.views)
         self._grid.addWidget(view, index // COLUMNS, index % COLUMNS)
@@ -63,8 +65,8 @@ class RaceLanesPanel(QWidget):
         run, view = self.runs[index], self.views[index]
         k = max(0, min(int(step), len(run.timesteps)))
         state = run.states[k]
-        error = "" if k == 0 else f", error {run.errors[k - 1]:.3g}"
-        title = f"{run.label}: NFE {run.nfe}{error}"
+        error = "x_T" if k == 0 else f"error {run.errors[k - 1]:.3g}"
+        title = f"{run.label}<br>NFE {run.nfe} · {error}"
         if self._points:
             labels = None if self._labels is None else self._labels[: len(state)]
             view.set_points(state, labels)
