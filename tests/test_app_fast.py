@@ -65,6 +65,10 @@ def test_train_compare_then_reflow_straightens_and_distil_fills_the_plot(qtbot, 
     assert done.args == ["distill"]
     steps, mmd = view.quality.series("distilled")
     assert steps == [2.0, 1.0] and all(np.isfinite(mmd))
+    # the last round's student beside the original teacher, from the same x_T
+    assert view.transport.flow_plot.plotItem.titleLabel.text == "Distilled student, 1 step"
+    assert view.transport.diffusion_plot.plotItem.titleLabel.text == "Teacher, DDIM-1"
+    assert view.transport.flow_plot.points().shape == view.transport.diffusion_plot.points().shape == (400, 2)
     assert "student" in controls.status.text() and controls.train_button.isEnabled()
 
 

@@ -82,8 +82,9 @@ class FastView(QWidget):
         scroll.setWidget(self.controls)
         scroll.setWidgetResizable(True)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setMinimumWidth(210)
-        scroll.setMaximumWidth(270)
+        # as wide as the controls need (they never scroll sideways), at most a little more
+        scroll.setMinimumWidth(self.controls.minimumSizeHint().width() + 16)
+        scroll.setMaximumWidth(max(270, scroll.minimumWidth()))
         right = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(self.transport)
         right.addWidget(self.quality)
@@ -224,6 +225,7 @@ class FastView(QWidget):
                 )
             elif isinstance(event, DistillRound):
                 self.quality.add_point("distilled", event.student_steps, event.student_mmd)
+                self.transport.show_teacher_and_student(event)
                 self.controls.show_status(
                     f"Round {event.round}: the {event.student_steps}-step student scores MMD² {event.student_mmd:.4f}; "
                     f"the teacher's DDIM-{event.student_steps} scores {event.teacher_mmd:.4f}."

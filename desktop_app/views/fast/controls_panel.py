@@ -67,7 +67,7 @@ class FastControls(QWidget):
         distill_box = QGroupBox("Progressive distillation")
         self.teacher_steps = QComboBox()
         for n in (4, 8, 16, 32):
-            self.teacher_steps.addItem(f"DDIM-{n} → … → 1 step", n)
+            self.teacher_steps.addItem(f"{n} → {n // 2} → … → 1", n)
         self.teacher_steps.setCurrentIndex(2)
         self.teacher_steps.setToolTip("Salimans & Ho 2022: each round halves the steps, 2N → N")
         self.round_steps = QSpinBox()

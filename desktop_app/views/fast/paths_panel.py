@@ -50,6 +50,7 @@ class TransportPanel(QWidget):
 
     def show_diffusion(self, paths) -> None:
         """A core.evaluation.fast_sampling.TransportPaths of the diffusion model."""
+        self.diffusion_plot.setTitle("Diffusion PF-ODE (DDIM)")
         self.diffusion_plot.set_paths(paths.path)
         self.diffusion_plot.set_points(paths.path[-1])
         self.diffusion_label.setText(straightness_text("DDIM", paths.straightness))
@@ -60,7 +61,22 @@ class TransportPanel(QWidget):
         self.flow_plot.set_points(paths.path[-1])
         self.flow_label.setText(straightness_text(title.split(" (")[0], paths.straightness))
 
+    def show_teacher_and_student(self, round_event) -> None:
+        """A distillation round (core.training.distillation.DistillRound): both clouds from the same x_T."""
+        n = round_event.student_steps
+        for plot, label, title, points, mmd in (
+            (self.diffusion_plot, self.diffusion_label, f"Teacher, DDIM-{n}", round_event.teacher_points,
+             round_event.teacher_mmd),
+            (self.flow_plot, self.flow_label, f"Distilled student, {n} step{'s' if n > 1 else ''}",
+             round_event.student_points, round_event.student_mmd),
+        ):  # fmt: skip
+            plot.setTitle(title)
+            plot.set_paths(None)
+            plot.set_points(points)
+            label.setText(f"{title}: MMD² {mmd:.4f}")
+
     def show_flow_preview(self, points: np.ndarray) -> None:
+        self.flow_plot.setTitle("ODE samples while training …")
         self.flow_plot.set_paths(None)
         self.flow_plot.set_points(points)
 

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from desktop_app.window import themes
 
@@ -48,6 +48,8 @@ class FewStepQuality(QWidget):
         # The key as a line of text under the plot: a legend inside would hide the few-step points.
         self.key = QLabel("&nbsp;&nbsp;&nbsp;".join(keys))
         self.key.setWordWrap(True)
+        self.key.setMinimumWidth(120)  # wraps between entries instead of widening the view
+        self.key.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
