@@ -3,7 +3,7 @@
     ../shared/tools/screenshot docs/screenshots/forward.png 12 -- \
         .venv/bin/python scripts/screenshot_view.py forward --t 300
 
-Views: forward, schedules, train, generate. ``--t`` moves the view's scrubber (with ``--sample``:
+Views: the first word of each view's title (forward, schedules, train, generate, edit, guidance…). ``--t`` moves the view's scrubber (with ``--sample``:
 the finished run's timeline); ``--train`` presses Start in the Train view; ``--sample`` presses
 Generate. Uses a
 private settings file so a screenshot never depends on (or changes) the user's saved state.
@@ -23,12 +23,22 @@ os.environ.setdefault("DIFFUSION_LAB_HOME", tempfile.mkdtemp(prefix="diffusion-l
 from PySide6.QtCore import QSettings, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-VIEWS = {"forward": 0, "schedules": 1, "train": 2, "generate": 3}
+
+
+def _slug(title: str) -> str:
+    return title.lower().split()[0].strip("&")
+
+
+def view_slugs() -> dict[str, str]:
+    """{"forward": "Forward process", "guidance": "Guidance", ...}: every view of the window by its first word."""
+    from desktop_app.window.view_specs import VIEW_SPECS
+
+    return {_slug(title): title for title, _module, _name in VIEW_SPECS}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("view", choices=sorted(VIEWS))
+    parser.add_argument("view", choices=sorted(view_slugs()))
     parser.add_argument("--t", type=int, default=None, help="scrubber position")
     parser.add_argument("--train", action="store_true", help="press Start in the Train view")
     parser.add_argument("--sample", action="store_true", help="press Generate in the Generate view")
@@ -41,7 +51,7 @@ def main() -> int:
     settings = QSettings(str(Path(os.environ["DIFFUSION_LAB_HOME"]) / "shot.ini"), QSettings.Format.IniFormat)
     window = MainWindow(settings)
     window.show()
-    name = window.view_names()[VIEWS[args.view]]
+    name = view_slugs()[args.view]
     window.show_view(name)
     view = window.view(name)
     if args.train:
