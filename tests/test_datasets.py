@@ -101,6 +101,29 @@ def test_fashion_mnist_test_split_limit_and_other_padding(fmnist_train):
         load_fashion_mnist(pad_to=20, limit=1)
 
 
+def test_fashion_mnist_lesson_options_pick_classes_and_average_blocks(fmnist_train):
+    from core.data.fashion_mnist import to_classifier_size
+
+    lesson = load_fashion_mnist(classes=["Sneaker", "T-shirt/top"], downsample=2, pad_to=16, limit=50)
+    assert lesson.images.shape == (50, 1, 16, 16) and lesson.class_names == ["Sneaker", "T-shirt/top"]
+    # The first 50 sneakers and T-shirts of the file, relabelled in the order given (Sneaker → 0).
+    original = torch.nonzero((fmnist_train.labels == 7) | (fmnist_train.labels == 0)).flatten()[:50]
+    assert lesson.labels.tolist() == (fmnist_train.labels[original] == 0).long().tolist()
+    # Each pixel is the rounded mean of a 2×2 block of the raw uint8 image; the 1-pixel border is −1.
+    raw = np.rint((fmnist_train.images[original[0], 0, 2:30, 2:30].numpy() + 1) * 127.5)
+    block = np.rint(raw.reshape(14, 2, 14, 2).mean(axis=(1, 3)))
+    assert close(lesson.images[0, 0, 1:15, 1:15], to_unit(block.astype(np.uint8)))
+    assert (lesson.images[:, :, 0] == -1).all() and (lesson.images[:, :, :, 15] == -1).all()
+    # Brought back to the classifier's 32×32 layout: the border stays background, the garment is there.
+    full = to_classifier_size(lesson.images[:4], downsample=2)
+    assert full.shape == (4, 1, 32, 32) and (full[:, :, :2] == -1).all() and (full[:, :, :, 30:] == -1).all()
+    assert (full[:, 0, 2:30, 2:30].mean() - lesson.images[:4, 0, 1:15, 1:15].mean()).abs() < 0.05
+    with pytest.raises(ValueError, match="classes"):
+        load_fashion_mnist(classes=["Sock"], limit=1)
+    with pytest.raises(ValueError, match="downsample"):
+        load_fashion_mnist(downsample=3, limit=1)
+
+
 # ---------------------------------------------------------------------------------------------
 # IDX files
 
