@@ -81,13 +81,15 @@ def _files_in(folder: Path) -> list[Path]:
 
 
 def list_models(user_folder: Path | None = None) -> list[ModelEntry]:
-    """Bundled models first, then the user's checkpoints (newest first).
+    """Bundled models first (the lesson gallery's in step order after the others), then the user's
+    checkpoints (newest first).
 
     A bundled file that is not a Diffusion Lab denoiser checkpoint (``resources/models`` also holds
     the metrics classifier) is left out; a damaged file of the user's is listed with its problem.
     """
     entries = []
-    for path in _files_in(bundled_models_dir()):
+    # The lesson gallery (resources/models/gallery): one run of the lesson preset at increasing steps.
+    for path in _files_in(bundled_models_dir()) + _files_in(bundled_models_dir() / "gallery"):
         entry = entry_for_file(path, "bundled")
         if entry.usable and "image_shape" in entry.metadata:
             entries.append(entry)
