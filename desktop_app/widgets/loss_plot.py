@@ -122,6 +122,8 @@ class LossPlot(pg.PlotWidget):
 
     @Slot()
     def _redraw(self) -> None:
+        if self.getPlotItem() is None:  # the plot is being destroyed (its view closed): nothing to draw on
+            return
         n = self._bins
         if self._bin_size == 1:
             self._raw.setData(self._bin_x[:n], self._bin_min[:n])
