@@ -74,11 +74,13 @@ class GuidanceSetupPanel(QWidget):
         self.steps_spin.setToolTip("Deterministic DDIM steps (η = 0): the same seed gives the same x_T and path")
         self.seed_spin = QSpinBox()
         self.seed_spin.setRange(0, 2**31 - 1)
+        self.seed_spin.setToolTip("Seed of x_T: the same seed starts every run from the same noise")
         self.run_button = QPushButton("Run step by step")
         self.run_button.setToolTip("Sample with guidance and record ε_u, ε_c and ε̃ at every step")
         self.run_button.clicked.connect(self.run_requested)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
+        self.cancel_button.setToolTip("Stop the run at the next step")
         self.cancel_button.clicked.connect(self.cancel_requested)
 
         row = FlowRow(self)
