@@ -24,7 +24,6 @@ from PySide6.QtCore import QSettings, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 
-
 def _slug(title: str) -> str:
     return title.lower().split()[0].strip("&")
 

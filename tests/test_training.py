@@ -175,7 +175,7 @@ def test_a_resumed_run_starts_with_the_loss_history_saved_before_it(tmp_path):
     resumed = _run(_tiny_toy(path, steps=9), resume_from=path)
     started = resumed[0]
     assert started.start_step == 6
-    assert list(zip(started.history.steps, started.history.losses, started.history.grad_norms)) == logged
+    assert list(zip(started.history.steps, started.history.losses, started.history.grad_norms, strict=True)) == logged
 
     # The history grows with the run and is saved again, so a second resume sees all nine steps.
     again = _run(_tiny_toy(path, steps=10), resume_from=path)
