@@ -105,7 +105,7 @@ class QualityPanel(QWidget):
             raise ValueError("Give at least one NFE budget, e.g. 5, 10, 20, 50.")
         return values
 
-    def metric(self) -> str:
+    def chosen_metric(self) -> str:
         return self.metric_combo.currentData() or METRICS[self._kind][0]
 
     def clear(self) -> None:
@@ -145,7 +145,7 @@ class QualityPanel(QWidget):
         self._redraw()
 
     def _redraw(self) -> None:
-        metric = self.metric()
+        metric = self.chosen_metric()
         self.plot.setLabel("left", METRIC_LABELS[metric])
         lanes = list(dict.fromkeys(p.lane for p in self.points))
         for key in list(self.curves):
