@@ -86,7 +86,7 @@ class RaceView(QWidget):
         split.addWidget(self.errors)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
-        split.setSizes([600, 400])
+        split.setChildrenCollapsible(False)
         race_page = QWidget()
         column = QVBoxLayout(race_page)
         column.setContentsMargins(0, 4, 0, 0)

@@ -21,7 +21,7 @@ class ErrorPlotPanel(QWidget):
         super().__init__(parent)
         self.plot = pg.PlotWidget()
         self.plot.setBackground(themes.current().plot_background)
-        self.plot.setTitle("RMS error to the reference after each step", **themes.title_style())
+        self.plot.setTitle("Error to the reference", **themes.title_style())
         self.plot.setLabel("bottom", "fraction of the run (step / steps)")
         self.plot.setLabel("left", "RMS error")
         self.plot.setLogMode(y=True)
@@ -32,7 +32,10 @@ class ErrorPlotPanel(QWidget):
         self.legend = self.plot.addLegend(offset=(-8, -40))  # bottom right: where the curves are not
         self.cursor = pg.InfiniteLine(pos=0, angle=90, pen=pg.mkPen(150, 150, 150, width=1))
         self.plot.addItem(self.cursor)
-        self.plot.setToolTip("Deterministic ODE samplers approach the reference; stochastic ones end elsewhere")
+        self.plot.setToolTip(
+            "RMS distance to a 1,000-step DDIM reference at the same t after each step: deterministic ODE "
+            "samplers approach the reference; stochastic ones end elsewhere"
+        )
         self.curves: dict[str, pg.PlotDataItem] = {}
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
