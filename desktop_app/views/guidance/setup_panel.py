@@ -16,6 +16,7 @@ from core.diffusion.guidance import MAX_GUIDANCE_SCALE
 from core.diffusion.guided_sampling import MAX_TRACE_STEPS
 from desktop_app.model_library import ModelEntry, list_models
 from desktop_app.widgets.flow_row import FlowRow
+from desktop_app.widgets.model_picker import ModelPicker
 
 DEFAULT_MODEL = "fmnist_unet"
 DEFAULT_INTERVAL = (200, 800)
@@ -46,12 +47,10 @@ class GuidanceSetupPanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.entries: list[ModelEntry] = []
-        self.model_combo = QComboBox()
-        self.model_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.model_combo.setMinimumContentsLength(22)
-        self.model_combo.setToolTip("Class-conditional models: guidance needs ε(x_t, ∅) and ε(x_t, c)")
-        self.model_combo.currentIndexChanged.connect(self._on_model_index)
+        self.model_combo = ModelPicker(
+            conditional_models, DEFAULT_MODEL, "Class-conditional models: guidance needs ε(x_t, ∅) and ε(x_t, c)", 22
+        )
+        self.model_combo.entry_chosen.connect(self._on_entry_chosen)
         self.class_combo = QComboBox()
         self.class_combo.setToolTip("The class c the samples are guided towards")
         self.scale_spin = QDoubleSpinBox()
@@ -97,26 +96,13 @@ class GuidanceSetupPanel(QWidget):
 
     def refresh(self) -> None:
         """List the conditional models again, keeping the choice (the first time: the Fashion-MNIST U-Net)."""
-        current = self.current_entry()
-        self.entries = conditional_models()
-        self.model_combo.blockSignals(True)
-        self.model_combo.clear()
-        for entry in self.entries:
-            self.model_combo.addItem(entry.label)
-        names = [e.path.stem if e.path else e.label for e in self.entries]
-        wanted = current.path.stem if current is not None and current.path else DEFAULT_MODEL
-        self.model_combo.setCurrentIndex(names.index(wanted) if wanted in names else (0 if names else -1))
-        self.model_combo.blockSignals(False)
-        if self.current_entry() is not current:
-            self._on_model_index(self.model_combo.currentIndex())
+        self.model_combo.refresh()
 
     def current_entry(self) -> ModelEntry | None:
-        index = self.model_combo.currentIndex()
-        return self.entries[index] if 0 <= index < len(self.entries) else None
+        return self.model_combo.current_entry()
 
-    @Slot(int)
-    def _on_model_index(self, index: int) -> None:
-        entry = self.current_entry()
+    @Slot(object)
+    def _on_entry_chosen(self, entry: ModelEntry | None) -> None:
         self.class_combo.clear()
         if entry is not None:
             self.class_combo.addItems([str(n) for n in entry.metadata.get("class_names", [])])

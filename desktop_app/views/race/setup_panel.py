@@ -8,14 +8,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from PySide6.QtCore import Signal, Slot
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QCheckBox, QComboBox, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
 
 from core.evaluation.sampler_race import DEFAULT_LANES, LANES, RACE_SPACINGS
 from desktop_app.model_library import ModelEntry, list_models
 from desktop_app.widgets.flow_row import FlowRow
+from desktop_app.widgets.model_picker import ModelPicker
 
 DEFAULT_MODEL = "toy_spiral"
+
+
+def _usable_models() -> list[ModelEntry]:
+    return [e for e in list_models() if e.usable]
+
+
 SPACING_TIPS = {
     "default": "each sampler's own (trailing for DDPM/DDIM/SDE, Karras σ for Euler/Heun/DPM-Solver++)",
     "trailing": "evenly spaced, always starting at t = T−1 (Lin et al. 2024)",
@@ -43,12 +50,10 @@ class RaceSetupPanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.entries: list[ModelEntry] = []
-        self.model_combo = QComboBox()
-        self.model_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.model_combo.setMinimumContentsLength(20)
-        self.model_combo.setToolTip("The model every sampler runs: a shipped one or your own checkpoint")
-        self.model_combo.currentIndexChanged.connect(self._on_model_index)
+        self.model_combo = ModelPicker(
+            _usable_models, DEFAULT_MODEL, "The model every sampler runs: a shipped one or your own checkpoint"
+        )
+        self.model_combo.entry_chosen.connect(self.model_chosen)
         self.lane_checks: dict[str, QCheckBox] = {}
         for key, lane in LANES.items():
             check = QCheckBox(lane.label)
@@ -100,32 +105,13 @@ class RaceSetupPanel(QWidget):
 
     def refresh(self) -> None:
         """List the models again, keeping the choice (the first time: the spiral toy, quick to race)."""
-        current = self.current_entry()
-        self.entries = [e for e in list_models() if e.usable]
-        self.model_combo.blockSignals(True)
-        self.model_combo.clear()
-        for entry in self.entries:
-            self.model_combo.addItem(entry.label)
-        names = [e.path.stem if e.path else e.label for e in self.entries]
-        wanted = current.path.stem if current is not None and current.path else DEFAULT_MODEL
-        self.model_combo.setCurrentIndex(names.index(wanted) if wanted in names else (0 if names else -1))
-        self.model_combo.blockSignals(False)
-        if self.current_entry() is not current:
-            self._on_model_index(self.model_combo.currentIndex())
+        self.model_combo.refresh()
 
     def select_model(self, stem: str) -> None:
-        names = [e.path.stem if e.path else e.label for e in self.entries]
-        if stem not in names:
-            raise ValueError(f"No model named {stem} in the library.")
-        self.model_combo.setCurrentIndex(names.index(stem))
+        self.model_combo.select_model(stem)
 
     def current_entry(self) -> ModelEntry | None:
-        index = self.model_combo.currentIndex()
-        return self.entries[index] if 0 <= index < len(self.entries) else None
-
-    @Slot(int)
-    def _on_model_index(self, _index: int) -> None:
-        self.model_chosen.emit(self.current_entry())
+        return self.model_combo.current_entry()
 
     def set_limits(self, num_timesteps: int, reference_steps: int) -> None:
         self.steps_spin.setMaximum(num_timesteps)
