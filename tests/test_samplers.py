@@ -23,7 +23,7 @@ from core.diffusion import (
     sample_euler_maruyama,
     split_output,
 )
-from core.diffusion.samplers import euler_maruyama_step
+from core.diffusion.samplers import euler_maruyama_step, evaluations_after
 
 diffusers = pytest.importorskip("diffusers")
 
@@ -279,7 +279,12 @@ def test_every_sampler_runs_the_steps_asked_and_counts_its_evaluations(name, spa
     s = make_schedule(kind, 1000)
     for steps in (1, 2, 7, 20):  # many more counts in test_every_spacing_gives_exactly_the_steps_asked
         model = CountingDenoiser(IdealDenoiser(POINTS, s))
-        seen = []
+        seen, spent = [], []
+
+        def record(st, seen=seen, spent=spent, model=model):
+            seen.append((st.index, st.num_steps, st.t, st.t_next))
+            spent.append(model.evaluations)  # NFE spent when this step is reported
+
         SAMPLERS[name](
             model,
             torch.randn(2, 2, generator=torch.Generator().manual_seed(steps)),
@@ -287,8 +292,9 @@ def test_every_sampler_runs_the_steps_asked_and_counts_its_evaluations(name, spa
             steps,
             spacing=spacing,
             generator=torch.Generator().manual_seed(0),
-            callback=lambda st: seen.append((st.index, st.num_steps, st.t, st.t_next)),  # noqa: B023
+            callback=record,
         )
+        assert spent == [evaluations_after(name, i + 1, steps) for i in range(steps)], (name, spacing, steps)
         assert [i for i, *_ in seen] == list(range(steps)), f"{name} {spacing} {steps}: {len(seen)} steps ran"
         assert all(n == steps for _, n, _, _ in seen)
         ts = [t for *_, t, _ in seen] + [-1]

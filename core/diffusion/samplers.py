@@ -416,6 +416,14 @@ def evaluations_per_run(name: str, steps: int) -> int:
     return 2 * steps - 1 if name == "heun" else steps
 
 
+def evaluations_after(name: str, done: int, steps: int) -> int:
+    """The NFE spent once ``done`` of a run's ``steps`` steps are finished (Heun: two per step, but the
+    last step is a single Euler evaluation)."""
+    if done >= steps:
+        return evaluations_per_run(name, steps)
+    return 2 * done if name == "heun" else done
+
+
 def get_sampler(name: str) -> Callable:
     try:
         return SAMPLERS[name]

@@ -23,7 +23,8 @@ import torch
 from PySide6.QtCore import QSettings, Qt, QThread, Signal, Slot
 from PySide6.QtWidgets import QFileDialog, QLabel, QMessageBox, QProgressBar, QVBoxLayout, QWidget
 
-from core.diffusion import ClassifierFreeGuidance, evaluations_per_run
+from core.diffusion import ClassifierFreeGuidance
+from core.diffusion.samplers import evaluations_after
 from core.runtime import select_device
 from desktop_app import paths
 from desktop_app.export import ANIMATION_FILTER, PNG_FILTER, ExportAction
@@ -248,7 +249,7 @@ class GenerateView(QWidget):
     @Slot(int, int, int)
     def _on_progress(self, job_index: int, done: int, total: int) -> None:
         self.progress.setValue(int(self._job_offsets[job_index]) + done)
-        nfe = evaluations_per_run(self._worker.jobs[job_index].sampler, done) if self._worker else done
+        nfe = evaluations_after(self._worker.jobs[job_index].sampler, done, total) if self._worker else done
         self.progress.setFormat(f"{self._worker.jobs[job_index].label}: step {done} / {total} ({nfe} NFE)")
 
     @Slot(int, object)
