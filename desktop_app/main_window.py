@@ -206,6 +206,7 @@ class MainWindow(QMainWindow):
         index = self.titles.index(title)
         _module, module_name, class_name = VIEW_SPECS[index]
         started = time.perf_counter()
+        themes.configure_pyqtgraph()  # the theme's plot defaults, before the view creates its plots
         view = view_class(module_name, class_name)(self.settings, self)
         log.info("Built the %s view in %.2f s", title, time.perf_counter() - started)
         placeholder = self.stack.widget(index)

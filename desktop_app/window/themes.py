@@ -13,9 +13,9 @@ tests/test_app_projector.py checks it on the real palettes and plot settings.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
-import pyqtgraph as pg
 from PySide6.QtGui import QColor, QFont, QPalette
 from PySide6.QtWidgets import QApplication, QWidget
 
@@ -121,6 +121,8 @@ def title_style() -> dict:
 
 def legend_style() -> dict:
     """Keyword arguments for ``PlotItem.addLegend``: readable text on an opaque box."""
+    import pyqtgraph as pg
+
     return {
         "labelTextColor": _current.plot_text,
         "labelTextSize": f"{_point_size() * _current.legend_scale:.0f}pt",
@@ -131,6 +133,8 @@ def legend_style() -> dict:
 
 def reference_brush():
     """The brush of reference points (x₀, training data): visible on the plot background."""
+    import pyqtgraph as pg
+
     return pg.mkBrush(*_current.reference_points)
 
 
@@ -172,14 +176,25 @@ def apply_theme(theme: Theme, roots: list[QWidget] | None = None) -> None:
     app = QApplication.instance()
     if app is not None:
         app.setPalette(palette(theme))
-    pg.setConfigOptions(background=theme.plot_background, foreground=theme.plot_text)
+    if "pyqtgraph" in sys.modules:  # else configure_pyqtgraph() runs before the first view is built
+        configure_pyqtgraph()
     for root in roots if roots is not None else (QApplication.topLevelWidgets() if app else []):
         restyle_plots(root)
+
+
+def configure_pyqtgraph() -> None:
+    """pyqtgraph's defaults for plots created from now on. Separate from ``apply_theme`` so the main
+    window can show itself without importing pyqtgraph (0.35 s); the window calls it before building views."""
+    import pyqtgraph as pg
+
+    pg.setConfigOptions(background=_current.plot_background, foreground=_current.plot_text)
 
 
 def restyle_plots(root: QWidget) -> None:
     """Apply the current theme to every pyqtgraph plot inside ``root`` (plots drawn with QPainter,
     such as the histogram, read their colours themselves)."""
+    import pyqtgraph as pg
+
     for view in root.findChildren(pg.GraphicsView):
         plots = [item for item in view.scene().items() if isinstance(item, pg.PlotItem)]
         labels = [item for item in view.scene().items() if isinstance(item, pg.LabelItem)]
@@ -192,7 +207,9 @@ def restyle_plots(root: QWidget) -> None:
                 label.setText(label.text, **title_style())
 
 
-def _restyle_plot(plot: pg.PlotItem) -> None:
+def _restyle_plot(plot) -> None:  # a pyqtgraph PlotItem
+    import pyqtgraph as pg
+
     theme = _current
     tick_font = QFont(QApplication.font())
     for name in ("left", "bottom", "right", "top"):
@@ -222,6 +239,8 @@ def _restyle_plot(plot: pg.PlotItem) -> None:
 
 def thick_pen(colour, width: float = 0.0, **kwargs):
     """A curve pen at least as thick as the current theme's thinnest curve."""
+    import pyqtgraph as pg
+
     return pg.mkPen(colour, width=max(width, _current.curve_width), **kwargs)
 
 
@@ -245,6 +264,8 @@ def contrast_ratio(foreground, background) -> float:
 
     A translucent foreground is first blended over the background, as it is seen on screen.
     """
+    import pyqtgraph as pg
+
     fg, bg = pg.mkColor(foreground), pg.mkColor(background)  # "#rrggbbaa" as pyqtgraph reads it
     if fg.alphaF() < 1.0:
         a = fg.alphaF()
