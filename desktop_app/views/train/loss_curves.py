@@ -26,10 +26,11 @@ class LossCurves(QWidget):
         self.grad_plot = LossPlot("Gradient norm", "‖g‖ before clipping", smoothing=0.95, legend=False)
         self.bucket_plot = pg.PlotWidget()
         self.bucket_plot.setBackground(themes.current().plot_background)
-        self.bucket_plot.setTitle("Loss per timestep t (last 50 steps)", **themes.title_style())
+        self.bucket_plot.setTitle("Loss per timestep t", **themes.title_style())
         self.bucket_plot.setLabel("bottom", "timestep t")
         self.bucket_plot.setLabel("left", "mean loss")
         self.bucket_plot.setMenuEnabled(False)
+        self.bucket_plot.setToolTip("Mean loss in ten bands of t over the last 50 steps: which noise levels are hard")
         self.bucket_bars = pg.BarGraphItem(x=[], height=[], width=1.0, brush=(30, 90, 200, 170), pen=None)
         self.bucket_plot.addItem(self.bucket_bars)
 

@@ -40,13 +40,15 @@ class PreviewPanel(QWidget):
         super().__init__(parent)
         self.preview_images = pg.GraphicsLayoutWidget()
         self.preview_images.setBackground(themes.current().plot_background)
-        self._preview_title = self.preview_images.addLabel("Preview (EMA weights, fixed noise)", **themes.title_style())
+        self._preview_title = self.preview_images.addLabel("Preview (EMA weights)", **themes.title_style())
         self.preview_images.nextRow()
         self._preview_box = self.preview_images.addViewBox(lockAspect=True, invertY=True, enableMouse=False)
         self.preview_image_item = pg.ImageItem()
         self._preview_box.addItem(self.preview_image_item)
-        self.preview_points = PointCloudPlot("Preview (EMA weights, fixed noise)")
+        self.preview_points = PointCloudPlot("Preview (EMA weights)")
         self.preview_points.setVisible(False)
+        for widget in (self.preview_images, self.preview_points):
+            widget.setToolTip("Samples drawn from the EMA weights with the same fixed noise at every preview")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         for widget in (self.preview_images, self.preview_points):  # sized like the charts around them

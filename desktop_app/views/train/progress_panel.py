@@ -34,7 +34,7 @@ class ProgressPanel(QWidget):
         self.progress = QProgressBar()
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
-        self.progress.setFormat("%v / %m steps")
+        self.progress.setFormat("no run yet")  # "%v / %m steps" once a run starts (not "0 / 1 steps")
         self.progress_label = QLabel(IDLE_TEXT)
         self.progress_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.progress_label.setWordWrap(True)
@@ -56,6 +56,7 @@ class ProgressPanel(QWidget):
         """A new run with ``batch_size`` examples per step: an empty bar, no speed yet."""
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
+        self.progress.setFormat("starting…")
         self._rate_ema = math.nan
         self._batch_size = batch_size
 
@@ -64,6 +65,7 @@ class ProgressPanel(QWidget):
         self._start_step = event.start_step
         self._points = points
         self.progress.setRange(0, max(1, event.config.steps))
+        self.progress.setFormat("%v / %m steps")
         self.progress.setValue(event.start_step)
         unit = "points" if points else "images"
         resumed = f", resumed at step {event.start_step:,}" if event.start_step else ""
