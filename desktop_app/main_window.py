@@ -256,10 +256,13 @@ class MainWindow(QMainWindow):
     # --- construction helpers -------------------------------------------------------------------
 
     def _connect_views(self) -> None:
-        train, generate = self.views.get("Train"), self.views.get("Generate")
-        signal = getattr(train, "model_trained", None)
-        if signal is not None and hasattr(generate, "add_model"):
-            signal.connect(generate.add_model)
+        """A model trained in this session is offered by every view that can use one (Generate, Edit, ...)."""
+        signal = getattr(self.views.get("Train"), "model_trained", None)
+        if signal is None:
+            return
+        for view in self.views.values():
+            if hasattr(view, "add_model"):
+                signal.connect(view.add_model)
 
     def _build_status_bar(self) -> None:
         bar = self.statusBar()

@@ -154,3 +154,26 @@ def test_super_resolution_beside_bicubic(qtbot, view):
     assert outcome.key == "super_resolution" and outcome.images.shape == (1, 1, 32, 32)
     small = torch.nn.functional.avg_pool2d(torch.from_numpy(view.source.image)[None], 2)
     assert (torch.nn.functional.avg_pool2d(torch.from_numpy(outcome.images), 2) - small).abs().max() < 1e-5
+
+
+def test_a_model_trained_in_this_session_can_edit_before_it_is_saved(qtbot, view):
+    from types import SimpleNamespace
+
+    from core.io.checkpoints import load_denoiser
+    from core.runtime.resources import resource_path
+
+    shipped = load_denoiser(resource_path("models/fmnist_unet.safetensors"))
+    points = SimpleNamespace(model=None, schedule=None, metadata={"image_shape": [2], "dataset_name": "two moons"})
+    view.add_model(points)  # a 2-D model cannot edit pictures: not offered
+    assert not any(view.method_panel.model_combo.itemText(i).startswith("Just trained")
+                   for i in range(view.method_panel.model_combo.count()))  # fmt: skip
+    finished = SimpleNamespace(model=shipped.model, schedule=shipped.schedule,
+                               metadata={**shipped.metadata, "dataset_name": "Fashion-MNIST (my run)"})  # fmt: skip
+    view.add_model(finished)
+    assert view.method_panel.model_combo.currentText().startswith("Just trained")
+    assert view.checkpoint() is finished
+    view.method_panel.refresh_models()  # re-listing the saved files keeps the session's model and the choice
+    assert view.method_panel.model_combo.currentText().startswith("Just trained")
+    quick_form(view, 0, samples=1)
+    run_and_wait(qtbot, view)
+    assert len(view.results.recordings) == 2

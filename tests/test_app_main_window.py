@@ -214,3 +214,18 @@ def test_closing_while_torch_loads_waits_for_the_import_and_closes_cleanly(qtbot
     assert settings.value("main/last_view") == "Forward process"  # settings were still saved
     qtbot.wait(300)  # the loader's poll fires after the close: it must not build views any more
     assert not window.views and not window.isVisible()
+
+
+def test_a_model_trained_here_is_offered_to_every_view_that_can_use_it(window):
+    from types import SimpleNamespace
+
+    from core.io.checkpoints import load_denoiser
+    from core.runtime.resources import resource_path
+
+    shipped = load_denoiser(resource_path("models/fmnist_unet.safetensors"))
+    finished = SimpleNamespace(model=shipped.model, schedule=shipped.schedule, metadata=dict(shipped.metadata))
+    window.view("Train").model_trained.emit(finished)
+    edit_models = window.view("Edit").method_panel.model_combo
+    assert any(edit_models.itemText(i).startswith("Just trained") for i in range(edit_models.count()))
+    generate_models = window.view("Generate").model_panel.model_combo
+    assert any(generate_models.itemText(i).startswith("Just trained") for i in range(generate_models.count()))

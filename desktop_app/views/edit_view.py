@@ -110,16 +110,25 @@ class EditView(QWidget):
 
     def checkpoint(self):
         """The chosen model, loaded once (ValueError in words when there is none or it is damaged)."""
-        path = self.method_panel.form().model_path
-        if path is None:
+        key = self.method_panel.form().model_key
+        if key is None:
             raise ValueError("There is no image model to edit with: train one in the Train view and save it.")
-        key = str(path)
         if key not in self._checkpoints:
             try:
-                self._checkpoints[key] = load_denoiser(path)
+                self._checkpoints[key] = load_denoiser(Path(key))
             except (CheckpointError, OSError) as error:
                 raise ValueError(str(error)) from error
         return self._checkpoints[key]
+
+    @Slot(object)
+    def add_model(self, obj) -> None:
+        """Offer a model trained in this session (Train's Finished event) if it makes images; 2-D models are
+        skipped, since there is no picture to edit with them."""
+        metadata = dict(getattr(obj, "metadata", {}) or {})
+        if len(metadata.get("image_shape") or []) != 3:
+            return
+        key = self.method_panel.add_session_model(metadata, select=not self.is_running())
+        self._checkpoints[key] = obj
 
     def model_shape(self) -> tuple[int, int, int]:
         return tuple(int(s) for s in self.checkpoint().metadata["image_shape"])

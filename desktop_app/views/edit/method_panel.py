@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
@@ -18,7 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_app.model_library import ModelEntry, list_models
+from desktop_app.model_library import ModelEntry, describe_metadata, list_models
 
 TASKS = (
     ("inpaint", "Inpainting: RePaint vs replace"),
@@ -31,7 +30,7 @@ ANY_CLASS = -1
 @dataclass(frozen=True)
 class EditForm:
     task: str
-    model_path: Path | None
+    model_key: str | None  # a checkpoint file's path, or "memory:N" for a model trained in this session
     steps: int
     strength: float
     jump_length: int
@@ -57,6 +56,7 @@ class MethodPanel(QGroupBox):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__("3 · Method", parent)
+        self._session_models: dict[str, str] = {}  # "memory:N" -> label, models trained in this session
         self.model_combo = QComboBox()
         self.model_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.model_combo.setMinimumContentsLength(12)
@@ -153,9 +153,23 @@ class MethodPanel(QGroupBox):
         self.model_combo.clear()
         for entry in image_models():
             self.model_combo.addItem(entry.label, str(entry.path))
+        for key, label in self._session_models.items():
+            self.model_combo.insertItem(1, label, key)
         index = self.model_combo.findData(keep) if keep else -1
         self.model_combo.setCurrentIndex(max(index, 0) if self.model_combo.count() else -1)
         self.model_combo.blockSignals(False)
+
+    def add_session_model(self, metadata: dict, select: bool) -> str:
+        """List a model trained in this session (not necessarily saved); returns its key."""
+        key = f"memory:{len(self._session_models)}"
+        details = describe_metadata(metadata)
+        self._session_models[key] = f"Just trained: {details}" if details else "Just trained"
+        self.model_combo.blockSignals(True)
+        self.model_combo.insertItem(1, self._session_models[key], key)
+        self.model_combo.blockSignals(False)
+        if select:
+            self.model_combo.setCurrentIndex(1)
+        return key
 
     def set_classes(self, names: list[str]) -> None:
         self.class_combo.clear()
@@ -165,9 +179,8 @@ class MethodPanel(QGroupBox):
         self._form.setRowVisible(self.class_combo, bool(names))
 
     def form(self) -> EditForm:
-        path = self.model_combo.currentData()
         return EditForm(
-            self.task(), Path(path) if path else None, self.steps_spin.value(), self.strength_spin.value(),
+            self.task(), self.model_combo.currentData() or None, self.steps_spin.value(), self.strength_spin.value(),
             self.jump_spin.value(), self.resample_spin.value(), self.samples_spin.value(), self.seed_spin.value(),
             self.class_combo.currentData() if self.class_combo.count() else ANY_CLASS,
         )  # fmt: skip
