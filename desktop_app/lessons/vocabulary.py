@@ -1,0 +1,141 @@
+"""What a lesson may bind to and set, per view: the contract between lesson files and views.
+
+A view that lessons can use has ``lesson_values() -> dict`` (its live values, under the names of
+``VALUES[title]``), a ``values_changed`` signal, and ``apply_lesson_state(state: dict)`` taking the
+keys of ``STATE[title]``. Lesson files are validated against these tables when they are loaded,
+without building any view (a teacher's typo is caught at once); tests/test_app_lessons.py checks
+that every view's ``lesson_values()`` has exactly these names.
+
+A value's kind is "number" (a float), "integer" or "text"; a value may be ``None`` while the view
+cannot know it yet (no loss before training), which a lesson shows as "—".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# core.diffusion.SCHEDULE_KINDS, written out so that this module imports no torch (a test checks they agree).
+SCHEDULE_KINDS = ("linear", "cosine", "sigmoid", "quadratic")
+SAMPLER_NAMES = ("ddpm", "ddim", "euler", "heun", "dpmpp_2m", "euler_maruyama")  # of core.diffusion.SAMPLERS
+
+
+@dataclass(frozen=True)
+class Value:
+    kind: str  # "number" | "integer" | "text"
+    description: str
+
+
+@dataclass(frozen=True)
+class StateKey:
+    kind: str  # "integer" | "number" | "choice" | "boolean"
+    description: str
+    choices: tuple[str, ...] = ()
+    low: float | None = None
+    high: float | None = None
+
+
+def _schedule_values(suffix: str = "", of: str = "") -> dict[str, Value]:
+    return {
+        f"alpha_bar{suffix}": Value("number", f"ᾱ_t{of}: the fraction of the signal's variance left at t"),
+        f"beta{suffix}": Value("number", f"β_t{of}: the variance of the noise added by step t"),
+        f"sqrt_alpha_bar{suffix}": Value("number", f"√ᾱ_t{of}: the factor on x_0"),
+        f"sqrt_one_minus_alpha_bar{suffix}": Value("number", f"√(1 − ᾱ_t){of}: the factor on ε"),
+        f"snr{suffix}": Value("number", f"SNR = ᾱ_t/(1 − ᾱ_t){of}"),
+        f"snr_db{suffix}": Value("number", f"the SNR in decibels{of}"),
+    }
+
+
+_T = StateKey("integer", "the timestep to show", low=0, high=4000)
+_SCHEDULE = StateKey("choice", "the noise schedule", SCHEDULE_KINDS)
+
+VALUES: dict[str, dict[str, Value]] = {
+    "Forward process": {
+        "t": Value("integer", "the timestep on the scrubber"),
+        "T": Value("integer", "the number of timesteps"),
+        "t_fraction": Value("number", "t/T"),
+        "schedule": Value("text", "the schedule's name (linear, cosine, …)"),
+        **_schedule_values(),
+        "mode": Value("text", "'closed form' (eq. 4) or 'Markov chain' (eq. 2)"),
+        "seed": Value("integer", "the seed of the noise ε"),
+        "source": Value("text", "what is being noised"),
+        "x_t_std": Value("number", "the standard deviation of x_t's values on screen"),
+        "dominant": Value("text", "'signal' while ᾱ_t > 1/2 (SNR > 1), else 'noise'"),
+    },
+    "Schedules": {
+        "t": Value("integer", "schedule 1's timestep on the scrubber"),
+        "T": Value("integer", "schedule 1's number of timesteps"),
+        "t_fraction": Value("number", "t/T of schedule 1"),
+        "schedule_1": Value("text", "the first column's schedule"),
+        "schedule_2": Value("text", "the second column's schedule"),
+        "t_2": Value("integer", "the timestep column 2 shows"),
+        **_schedule_values("_1", " of schedule 1"),
+        **_schedule_values("_2", " of schedule 2"),
+        "more_signal": Value("text", "the schedule that keeps the larger ᾱ at t (of columns 1 and 2)"),
+        "align_by_snr": Value("text", "'yes' when the columns are aligned by equal SNR"),
+    },
+    "Train": {
+        "step": Value("integer", "the last training step done (0 before a run)"),
+        "total_steps": Value("integer", "the steps the run is set to take"),
+        "loss": Value("number", "the last step's loss ‖ε − ε_θ(x_t, t)‖² (None before a run)"),
+        "T": Value("integer", "the number of timesteps the model is trained on"),
+        "dataset": Value("text", "the dataset chosen in the form"),
+        "batch": Value("integer", "the batch size"),
+        "state": Value("text", "'idle', 'training' or 'paused'"),
+    },
+    "Generate": {
+        "model": Value("text", "the chosen model"),
+        "T": Value("integer", "the model's number of timesteps (None without a model)"),
+        "sampler": Value("text", "the sampler's name (ddpm, ddim, …)"),
+        "steps": Value("integer", "the number of sampling steps"),
+        "stride": Value("number", "T / steps: how many timesteps one step jumps"),
+        "eta": Value("number", "DDIM's η (0: deterministic)"),
+        "guidance_scale": Value("number", "the classifier-free guidance scale w"),
+        "seed": Value("integer", "the seed of x_T"),
+        "deterministic": Value("text", "'yes' when the same seed gives the same samples (DDIM η = 0, ODE solvers)"),
+    },
+    "Guidance": {
+        "model": Value("text", "the chosen class-conditional model"),
+        "guidance_scale": Value("number", "the guidance scale w"),
+        "steps": Value("integer", "the number of DDIM steps"),
+        "class_name": Value("text", "the class guided towards"),
+        "frames": Value("integer", "the steps recorded by the last run (0 before a run)"),
+        "step": Value("integer", "the step shown on the scrubber"),
+    },
+}
+
+STATE: dict[str, dict[str, StateKey]] = {
+    "Forward process": {
+        "t": _T,
+        "schedule": _SCHEDULE,
+        "T": StateKey("integer", "the number of timesteps", low=2, high=4000),
+        "mode": StateKey("choice", "closed form or Markov chain", ("closed form", "Markov chain")),
+        "seed": StateKey("integer", "the seed of ε", low=0, high=2**31 - 1),
+    },
+    "Schedules": {
+        "t": _T,
+        "schedule_1": _SCHEDULE,
+        "schedule_2": _SCHEDULE,
+        "align_by_snr": StateKey("boolean", "align the columns by equal SNR"),
+    },
+    "Train": {
+        "T": StateKey("integer", "the number of timesteps", low=2, high=4000),
+        "steps": StateKey("integer", "the number of training steps", low=1, high=10_000_000),
+    },
+    "Generate": {
+        "sampler": StateKey("choice", "the sampler", SAMPLER_NAMES),
+        "steps": StateKey("integer", "the number of sampling steps", low=1, high=4000),
+        "eta": StateKey("number", "DDIM's η", low=0.0, high=1.0),
+        "guidance_scale": StateKey("number", "the guidance scale w", low=0.0, high=20.0),
+        "seed": StateKey("integer", "the seed of x_T", low=0, high=2**31 - 1),
+    },
+    "Guidance": {
+        "guidance_scale": StateKey("number", "the guidance scale w", low=0.0, high=20.0),
+        "steps": StateKey("integer", "the number of DDIM steps", low=1, high=1000),
+    },
+}
+
+FRONT_MATTER_KEYS = ("title", "view")  # every lesson's; the rest of its front matter is the view's state
+
+
+def lesson_views() -> list[str]:
+    return list(VALUES)
