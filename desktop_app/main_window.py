@@ -41,6 +41,8 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app import APP_NAME
+from desktop_app.lessons.install import install_lessons
+from desktop_app.teacher import install as install_teacher_tools
 from desktop_app.window import themes
 from desktop_app.window.appearance import Appearance
 from desktop_app.window.exporting import default_checkpoint_dir, run_export
@@ -107,8 +109,10 @@ class MainWindow(QMainWindow):
         self._shown_zoom = self.appearance.zoom_factor()
         self.appearance.applied.connect(self._on_appearance_applied)
         self._build_menus()
+        self.teacher = install_teacher_tools(self)  # teacher mode, sessions, slides, U-Net diagram
         self.appearance.apply()
         self.sidebar.currentRowChanged.connect(self._on_sidebar_row_changed)
+        self.lessons = install_lessons(self)  # the lesson dock and guided tour (desktop_app/lessons), F2
         self._restore_settings()
         if load_views:
             for title in self.titles:

@@ -28,6 +28,7 @@ from core.diffusion.samplers import evaluations_after
 from core.runtime import select_device
 from desktop_app import paths
 from desktop_app.export import ANIMATION_FILTER, PNG_FILTER, ExportAction
+from desktop_app.lessons import view_hooks
 from desktop_app.views.generate import run_export
 from desktop_app.views.generate.model_panel import ModelPanel, class_names, num_classes, sample_shape
 from desktop_app.views.generate.results_panel import ResultsPanel
@@ -47,6 +48,7 @@ class GenerateView(QWidget):
 
     title = "Generate"
     status_changed = Signal(str)
+    values_changed = Signal()  # lesson_values() changed (the lesson panel re-renders)
 
     def __init__(self, settings: QSettings, parent: QWidget | None = None):
         super().__init__(parent)
@@ -87,6 +89,8 @@ class GenerateView(QWidget):
         self.sync_check, self.device_combo, self.export_button = form.sync_check, form.device_combo, form.export_button
         self.generate_button, self.cancel_button = form.generate_button, form.cancel_button
         self.run_a, self.run_b = self.results.run_a, self.results.run_b
+        for widget in (self.eta_spin, form.eta_label, self.clip_check, self.sync_check):  # hidden in teacher mode
+            widget.setProperty("advanced", True)
 
         self.model_panel.model_changed.connect(self._on_model_changed)
         form.generate_requested.connect(self._on_generate)
@@ -98,6 +102,7 @@ class GenerateView(QWidget):
         self._update_controls()
         self.refresh_models()
         form.restore_settings(settings)
+        view_hooks.watch_generate(self)
 
     # ------------------------------------------------------------------------------------------
     # Models
@@ -118,6 +123,14 @@ class GenerateView(QWidget):
 
     def model_name(self) -> str:
         return self.model_panel.model_name()
+
+    def lesson_values(self) -> dict:
+        """The live values a lesson may show (names and meanings: desktop_app/lessons/vocabulary.py)."""
+        return view_hooks.generate_values(self)
+
+    def apply_lesson_state(self, state: dict) -> None:
+        """Show what a lesson step names (sampler, steps, eta, guidance_scale, seed)."""
+        view_hooks.apply_generate_state(self, state)
 
     def sample_shape(self) -> tuple[int, ...]:
         """The shape of one sample of the current model, from its metadata or its config."""

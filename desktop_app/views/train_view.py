@@ -34,6 +34,7 @@ from core.io import CheckpointError
 from core.training import TrainConfig
 from desktop_app import paths
 from desktop_app.export import CSV_FILTER, PNG_FILTER, ExportAction, save_png
+from desktop_app.lessons import view_hooks
 from desktop_app.views.train.data_picker import DRAWING_SPEC
 from desktop_app.views.train.form_parts import show_field_value
 from desktop_app.views.train.formatting import format_count, format_duration
@@ -58,6 +59,7 @@ class TrainView(QWidget):
     speed_probe_enabled = True  # measure the time per 1,000 steps when settings change (benchmarks turn it off)
     status_changed = Signal(str)
     model_trained = Signal(object)  # the Finished event: .model (EMA, CPU), .schedule, .metadata, .checkpoint_path
+    values_changed = Signal()  # lesson_values() changed (the lesson panel re-renders)
 
     def __init__(self, settings: QSettings, parent: QWidget | None = None):
         super().__init__(parent)
@@ -71,6 +73,7 @@ class TrainView(QWidget):
         self._dataset_label = ""  # the current / last run's dataset, as core names it
         self._model_label = ""  # the current / last run's network (what it is, not what the form now says)
         self._form_before_resume: dict | None = None  # the user's form while a resumed run shows its own
+        self.last_step_event = None  # the latest StepEvent (the lesson panel's step and loss)
 
         self.setup_panel = SetupPanel(settings, speed_probe=self.speed_probe_enabled)
         self.controls = RunControls()
@@ -79,6 +82,7 @@ class TrainView(QWidget):
         self.curves = LossCurves(preview=self.preview_panel)
         self._expose_widgets()
         self._lay_out()
+        view_hooks.watch_train(self)
 
         self.setup_panel.dataset_changed.connect(self._on_dataset_changed)
         self.controls.start_requested.connect(self._on_start)
@@ -111,6 +115,8 @@ class TrainView(QWidget):
         self.threads_spin = setup.threads_spin
         self.autosave_spin = setup.autosave_spin
         self.preview_spin = setup.preview_spin
+        for widget in (self.threads_spin, self.autosave_spin, self.preview_spin):  # hidden in teacher mode
+            widget.setProperty("advanced", True)
         self.start_button = controls.start_button
         self.pause_button = controls.pause_button
         self.stop_button = controls.stop_button
@@ -166,6 +172,14 @@ class TrainView(QWidget):
     def set_drawing(self, strokes: list[np.ndarray]) -> Path | None:
         """Train on a new drawing from now on (see ``DataPicker.set_drawing``)."""
         return self.setup_panel.data.set_drawing(strokes)
+
+    def lesson_values(self) -> dict:
+        """The live values a lesson may show (names and meanings: desktop_app/lessons/vocabulary.py)."""
+        return view_hooks.train_values(self)
+
+    def apply_lesson_state(self, state: dict) -> None:
+        """Show what a lesson step names (T, steps)."""
+        view_hooks.apply_train_state(self, state)
 
     def on_shown(self) -> None:
         """The window shows this view: measure the speed now if it is not known yet."""
@@ -368,6 +382,8 @@ class TrainView(QWidget):
             self.curves.append(steps, losses, grads)
         if last_step_event is not None:
             self._show_progress(last_step_event)
+            self.last_step_event = last_step_event
+            self.values_changed.emit()
 
     def _on_started(self, event) -> None:
         points = len(event.image_shape) == 1

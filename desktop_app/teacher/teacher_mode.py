@@ -1,0 +1,179 @@
+"""View ▸ Teacher mode: the layout for a projector, one check mark away.
+
+Turning it on sets the text size to ``TEACHER_ZOOM`` (the largest step at which every view still fits
+a 1280×720 projector without scrolling sideways: tests/test_app_teacher.py), the high-contrast theme
+with curves drawn ``TEACHER_CURVE_WIDTH`` px thick, and hides the controls a lesson does not need.
+Turning it off brings back the text size, theme and controls of before. The choice is kept in the
+settings, so the app opens in teacher mode the next time too. F11 (View ▸ Full screen) is separate.
+
+Advanced controls are marked where they are made, with a dynamic property::
+
+    widget.setProperty("advanced", True)   # hidden in teacher mode
+
+The caption of a form row (``QFormLayout.labelForField``) and a label whose buddy is the control go
+with it. A control the view shows again while teacher mode is on (the η box when DDIM is chosen) is
+hidden again, and shown on leaving teacher mode.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from PySide6.QtCore import QEvent, QObject, QSettings, QTimer, Signal, Slot
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QFormLayout, QLabel, QMainWindow, QMenu, QWidget
+
+from desktop_app.window import themes
+
+ADVANCED_PROPERTY = "advanced"
+TEACHER_ZOOM = 1.5
+TEACHER_CURVE_WIDTH = 4.5
+TEACHER_THEME = replace(themes.HIGH_CONTRAST, curve_width=TEACHER_CURVE_WIDTH)
+SETTING = "teacher/mode"
+PREVIOUS_ZOOM, PREVIOUS_THEME = "teacher/previous_zoom", "teacher/previous_theme"
+
+
+def advanced_widgets(root: QWidget) -> list[QWidget]:
+    """Every control under ``root`` marked advanced, with the labels that name it."""
+    marked = [w for w in root.findChildren(QWidget) if w.property(ADVANCED_PROPERTY) is True]
+    result = list(marked)
+    for widget in marked:
+        parent = widget.parentWidget()
+        form = parent.layout() if parent is not None else None
+        forms = [form] if isinstance(form, QFormLayout) else []
+        forms += parent.findChildren(QFormLayout) if parent is not None else []
+        for layout in forms:
+            label = layout.labelForField(widget)
+            if label is not None and label not in result:
+                result.append(label)
+    for label in root.findChildren(QLabel):
+        if label.buddy() in marked and label not in result:
+            result.append(label)
+    return result
+
+
+class TeacherMode(QObject):
+    """Large text, high contrast, thick curves, fewer controls: on and off as one checkable action."""
+
+    toggled = Signal(bool)
+
+    def __init__(self, window: QMainWindow, settings: QSettings):
+        super().__init__(window)
+        self.window = window
+        self.settings = settings
+        self._on = False
+        self._hidden: list[QWidget] = []  # controls we hid, to show again on leaving
+        self._hiding = False
+        self.action = QAction("&Teacher mode", window)
+        self.action.setCheckable(True)
+        self.action.setShortcut(QKeySequence("Ctrl+Shift+T"))
+        self.action.setToolTip("Large text, high contrast, thick curves and only the controls a lesson needs")
+        self.action.toggled.connect(self.set_on)
+        self.full_screen_action = QAction("&Full screen", window)
+        self.full_screen_action.setCheckable(True)
+        self.full_screen_action.setShortcut(QKeySequence("F11"))
+        self.full_screen_action.toggled.connect(self._on_full_screen)
+        window.appearance.applied.connect(self._on_appearance_applied)
+        window.views_ready.connect(self._on_views_ready)
+
+    def add_to(self, menu: QMenu) -> None:
+        menu.addSeparator()
+        menu.addAction(self.action)
+        menu.addAction(self.full_screen_action)
+
+    def is_on(self) -> bool:
+        return self._on
+
+    def restore(self) -> None:
+        """Back to teacher mode if the app was closed in it."""
+        if self.settings.value(SETTING, False, type=bool):
+            self.set_on(True)
+
+    @Slot(bool)
+    def set_on(self, on: bool) -> None:
+        on = bool(on)
+        if on == self._on:
+            self.action.setChecked(on)
+            return
+        self._on = on
+        self.action.setChecked(on)
+        self.settings.setValue(SETTING, on)
+        window = self.window
+        if on:
+            self.settings.setValue(PREVIOUS_ZOOM, window.zoom_factor())
+            self.settings.setValue(PREVIOUS_THEME, window.theme_name())
+            window.set_theme(TEACHER_THEME.name)
+            window.set_zoom(TEACHER_ZOOM)
+            self.hide_advanced()
+        else:
+            self.show_advanced()
+            window.set_theme(str(self.settings.value(PREVIOUS_THEME, themes.DEFAULT_THEME)))
+            window.set_zoom(float(self.settings.value(PREVIOUS_ZOOM, 1.0)))
+        window.statusBar().showMessage("Teacher mode on (Ctrl+Shift+T: off)" if on else "Teacher mode off", 4000)
+        self.toggled.emit(on)
+
+    def hide_advanced(self) -> None:
+        self._hiding = True
+        try:
+            for widget in advanced_widgets(self.window):
+                if widget in self._hidden:
+                    continue
+                widget.installEventFilter(self)
+                self._hidden.append(widget)
+                if not widget.isHidden():
+                    widget.setProperty("_teacher_was_shown", True)
+                    widget.hide()
+        finally:
+            self._hiding = False
+
+    def show_advanced(self) -> None:
+        self._hiding = True
+        try:
+            for widget in self._hidden:
+                widget.removeEventFilter(self)
+                if widget.property("_teacher_was_shown"):
+                    widget.setProperty("_teacher_was_shown", None)
+                    widget.show()
+        finally:
+            self._hiding = False
+            self._hidden = []
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
+        if self._on and not self._hiding and isinstance(watched, QWidget):
+            if event.type() == QEvent.Type.ShowToParent:  # the view showed it: remember, and hide it again
+                watched.setProperty("_teacher_was_shown", True)
+                QTimer.singleShot(0, self._rehide)
+            elif event.type() == QEvent.Type.HideToParent:  # the view hid it: leave it hidden on leaving
+                watched.setProperty("_teacher_was_shown", None)
+        return False
+
+    @Slot()
+    def _rehide(self) -> None:
+        if not self._on:
+            return
+        self._hiding = True
+        try:
+            for widget in self._hidden:
+                if not widget.isHidden():
+                    widget.hide()
+        finally:
+            self._hiding = False
+
+    @Slot(float, str)
+    def _on_appearance_applied(self, _factor: float, theme: str) -> None:
+        """Teacher mode's curves are thicker than the high-contrast theme's own."""
+        if self._on and theme == TEACHER_THEME.name:
+            themes.apply_theme(TEACHER_THEME, [self.window])
+
+    @Slot()
+    def _on_views_ready(self) -> None:
+        if self._on:
+            self.hide_advanced()
+            themes.apply_theme(TEACHER_THEME, [self.window])
+
+    @Slot(bool)
+    def _on_full_screen(self, full: bool) -> None:
+        if full:
+            self.window.showFullScreen()
+        else:
+            self.window.showNormal()
