@@ -107,3 +107,33 @@ def test_langevin_and_paths_runs_draw(qtbot, view):
     assert sde.shape == ode.shape == (11, 24, 2)
     np.testing.assert_array_equal(sde[0], ode[0])  # the same starts
     assert np.abs(sde[-1] - ode[-1]).mean() > 0.01  # but the SDE's noise takes them elsewhere
+
+
+def test_vlb_of_test_images_shows_bits_per_dim_and_the_terms_over_t(qtbot, view):
+    view.pages.setCurrentWidget(view.images)
+    panel = view.images.vlb
+    panel.images.setValue(2)
+    panel.strata.setValue(3)  # t = 0…15 exactly and three strata: 19 passes of the U-Net on two images
+    with qtbot.waitSignal(panel.run_finished, timeout=120_000):
+        qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
+        assert panel.cancel_button.isEnabled() and not panel.run_button.isEnabled()
+    result, summary = panel.result, panel.summary
+    assert result is not None and result.images == 2 and len(result.timesteps) == 19
+    assert panel.progress.value() == panel.progress.maximum() == 19
+    assert f"VLB {summary.total:.3f} bits/dim over 2 test images" in panel.message.text()
+    assert "L_0 (decoder)" in panel.message.text() and "3.70" in panel.message.text()
+    assert 0.5 < summary.total < 20 and summary.decoder > 0  # a trained model; tests/test_held_out_vlb.py: the sums
+    ts, values = panel._terms.xData, panel._terms.yData  # the data before the log axes' transform
+    assert len(ts) == 18 and ts.min() == 1 and np.isfinite(values).all()
+    assert panel.decoder_bits == pytest.approx(summary.decoder) and panel._decoder.isVisible()
+    assert panel.run_button.isEnabled() and not panel.cancel_button.isEnabled()
+
+
+def test_vlb_can_be_cancelled(qtbot, view):
+    panel = view.images.vlb
+    panel.images.setValue(50)
+    panel.strata.setValue(0)  # every t: minutes, so Cancel must end it
+    with qtbot.waitSignal(panel.run_finished, timeout=120_000):
+        qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(panel.cancel_button, Qt.MouseButton.LeftButton)
+    assert panel.message.text() == "Cancelled." and panel.result is None

@@ -8,6 +8,9 @@ training set noised to t (the ideal denoiser, ``core.diffusion.score.ideal_score
 Below, in tabs: Langevin and annealed Langevin particles (Song & Ermon 2019), reverse-SDE vs
 probability-flow-ODE paths from the same starts (Song et al. 2021), and the exact NLL with the density
 over the plane from the PF-ODE (computed by a worker with progress and Cancel).
+
+All of that is the "2-D score field" page; the "Image models" page (``score/image_models_panel.py``) measures
+the shipped Fashion-MNIST model: its variational bound, ideal vs learned denoiser, nearest training images.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from core.diffusion.score import check_score_model, outside_data_range, score_fi
 from core.io import CheckpointError, load_denoiser
 from desktop_app.model_library import list_models
 from desktop_app.views.score.field_plot import FieldPlot
+from desktop_app.views.score.image_models_panel import ImageModelsPanel
 from desktop_app.views.score.likelihood_panel import LikelihoodPanel
 from desktop_app.views.score.particles_panel import ParticlesPanel
 from desktop_app.views.score.paths_panel import PathsPanel
@@ -38,6 +42,14 @@ IDEAL_POINTS = 500  # training points behind the exact score (a subset of the mo
 HELD_OUT = 500  # fresh points for the NLL
 SAMPLES = 300  # x_t samples drawn under the arrows
 DEFAULT_T = 100
+
+
+class PageTabs(QTabWidget):
+    """Tabs whose height does not depend on their width: a QTabWidget answers heightForWidth with the largest
+    *preferred* height of all its pages (both fields' full size), which made the window's scroll area scroll."""
+
+    def hasHeightForWidth(self) -> bool:  # noqa: N802 - Qt override
+        return False
 
 
 def _is_2d(entry) -> bool:
@@ -101,11 +113,22 @@ class ScoreView(QWidget):
         split.addWidget(self.tabs)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
+        field_page = QWidget()
+        page = QVBoxLayout(field_page)
+        page.addLayout(top)
+        page.addWidget(self.scrubber)
+        page.addWidget(self.info)
+        page.addWidget(split, 1)
+        self.images = ImageModelsPanel()
+        self.pages = PageTabs()
+        self.pages.addTab(field_page, "2-D score field")
+        self.pages.setTabToolTip(0, "Scores, Langevin, SDE vs ODE paths and the exact likelihood of a 2-D model")
+        self.pages.addTab(self.images, "Image models")
+        self.pages.setTabToolTip(1, "The shipped Fashion-MNIST model: its variational bound, ideal vs learned "
+                                    "denoiser, and the nearest training images of its samples")  # fmt: skip
         layout = QVBoxLayout(self)
-        layout.addLayout(top)
-        layout.addWidget(self.scrubber)
-        layout.addWidget(self.info)
-        layout.addWidget(split, 1)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.pages)
         if not self._entries:
             self.info.setText("No 2-D model was found in resources/models, so there is no score to draw.")
 
@@ -194,6 +217,6 @@ class ScoreView(QWidget):
     # --- lifecycle --------------------------------------------------------------------------------
 
     def shutdown(self) -> bool:
-        for panel in (self.particles, self.paths, self.likelihood):
+        for panel in (self.particles, self.paths, self.likelihood, self.images):
             panel.shutdown()
         return True
