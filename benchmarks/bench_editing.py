@@ -40,15 +40,21 @@ def time_edits(threads: int, repeats: int) -> None:
     from core.diffusion import CountingDenoiser, inpaint_repaint, inpaint_replace, sdedit, super_resolve
     from core.diffusion.editing import downsample
     from core.io import load_denoiser
+    from core.runtime.memory_format import fastest_inference_model
     from desktop_app.model_library import bundled_models_dir
 
     torch.set_num_threads(threads)
     checkpoint = load_denoiser(bundled_models_dir() / "fmnist_unet.safetensors")
-    model = CountingDenoiser(checkpoint.model)
     images = load_fashion_mnist("test", limit=IMAGES).images
     hole = torch.zeros(32, 32)
     hole[10:22, 10:22] = 1.0
-    cond = {"class_labels": torch.full((IMAGES,), model.num_classes)}  # "no class": unconditional
+    cond = {"class_labels": torch.full((IMAGES,), checkpoint.model.num_classes)}  # "no class": unconditional
+    # The layout the Edit view's worker would choose here (measured on 4 rows, as the worker does).
+    example = (images[:4], torch.full((4,), 500)), {"class_labels": cond["class_labels"][:4]}
+    start = time.perf_counter()
+    runnable, layout = fastest_inference_model(checkpoint.model, *example)
+    print(f"Memory layout chosen by measuring: {layout} ({time.perf_counter() - start:.2f} s to measure)")
+    model = CountingDenoiser(runnable)
     common = {"cond": cond, "clip_x0": "clip"}
     runs = {
         "inpaint: replace": lambda g: inpaint_replace(model, images, hole, checkpoint.schedule, STEPS, generator=g, **common),

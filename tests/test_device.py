@@ -82,3 +82,42 @@ def test_autocast_context_changes_the_matmul_dtype_only_for_bf16():
 
 def test_bf16_probe_returns_a_bool():
     assert isinstance(dev.bf16_supported_on_cpu(), bool)
+
+
+def _conv_net():
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Conv2d(1, 8, 3, padding=1), torch.nn.SiLU(), torch.nn.Conv2d(8, 1, 3, padding=1))
+
+
+@pytest.mark.parametrize("faster", ["channels_last", "contiguous"])
+def test_the_measured_faster_layout_is_chosen_and_computes_the_same(monkeypatch, faster):
+    from core.runtime import memory_format
+
+    slower = {"channels_last": "contiguous", "contiguous": "channels_last"}[faster]
+    monkeypatch.setattr(memory_format, "time_layouts", lambda *a, **k: {faster: 0.010, slower: 0.020})
+    net = _conv_net()
+    x = torch.randn(2, 1, 8, 8)
+    runnable, layout = memory_format.fastest_inference_model(net, (x,))
+    assert layout == faster
+    assert (runnable is net) == (faster == "contiguous")
+    assert all(p.is_contiguous() for p in net.parameters())  # the original can still be saved
+    torch.testing.assert_close(runnable(x), net(x), rtol=1e-5, atol=1e-6)
+    assert memory_format.fastest_inference_model(net, (x,)) == (runnable, layout)  # measured once per model
+
+
+def test_a_small_win_within_the_noise_keeps_the_contiguous_model(monkeypatch):
+    from core.runtime import memory_format
+
+    monkeypatch.setattr(memory_format, "time_layouts", lambda *a, **k: {"channels_last": 0.0099, "contiguous": 0.010})
+    net = _conv_net()
+    assert memory_format.fastest_inference_model(net, (torch.randn(1, 1, 8, 8),)) == (net, "contiguous")
+
+
+def test_layout_timing_runs_both_and_models_without_convolutions_are_not_timed():
+    from core.runtime import memory_format
+
+    net = _conv_net()
+    seconds = memory_format.time_layouts({"contiguous": net, "channels_last": net}, (torch.randn(1, 1, 8, 8),), trials=2)
+    assert set(seconds) == {"contiguous", "channels_last"} and all(s > 0 for s in seconds.values())
+    mlp = torch.nn.Sequential(torch.nn.Linear(2, 4))
+    assert memory_format.fastest_inference_model(mlp, (torch.randn(3, 2),)) == (mlp, "contiguous")
