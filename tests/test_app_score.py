@@ -137,3 +137,26 @@ def test_vlb_can_be_cancelled(qtbot, view):
         qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
         qtbot.mouseClick(panel.cancel_button, Qt.MouseButton.LeftButton)
     assert panel.message.text() == "Cancelled." and panel.result is None
+
+
+def test_ideal_vs_learned_denoiser_draws_the_gap_over_t(qtbot, view):
+    view.pages.setCurrentWidget(view.images)
+    panel = view.images.gap
+    view.images.tabs.setCurrentWidget(panel)
+    panel.images.setValue(2)
+    panel.subset.setValue(300)
+    panel.timesteps.setValue(4)
+    with qtbot.waitSignal(panel.run_finished, timeout=120_000):
+        qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
+    result = panel.result
+    assert result is not None and result.timesteps.tolist() == [0, 111, 444, 999] and result.reference_size == 300
+    assert panel.progress.value() == 8
+    for curve in panel.curves.values():
+        ts, gap = curve.getData()
+        assert ts.tolist() == [0, 111, 444, 999] and np.isfinite(gap).all() and (gap >= 0).all()
+    # A test image at t = 0: the ideal denoiser returns its nearest training image, the network (nearly) itself.
+    assert result.ideal_error["test images (never seen)"][0] > 2 * result.learned_error["test images (never seen)"][0]
+    assert "memorising" in panel.message.text()
+    panel.images.setValue(400)  # more images than the subset holds: said in words, nothing runs
+    qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
+    assert "at most as many images" in panel.message.text() and panel.run_button.isEnabled()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QTabWidget, QVBoxLayout, QWidget
 
+from desktop_app.views.score.denoiser_gap_panel import DenoiserGapPanel
 from desktop_app.views.score.vlb_panel import VLBPanel
 
 
@@ -20,12 +21,15 @@ class ImageModelsPanel(QWidget):
         self.tabs = QTabWidget()
         self.tabs.addTab(self.vlb, "Variational bound")
         self.tabs.setTabToolTip(0, "The DDPM bound on −log p(x) of held-out test images, in bits/dim")
+        self.gap = DenoiserGapPanel()
+        self.tabs.addTab(self.gap, "Ideal vs learned")
+        self.tabs.setTabToolTip(1, "The network's x̂₀ against the exact denoiser of a training subset, over t")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.tabs)
 
     def panels(self) -> list[QWidget]:
-        return [self.vlb]
+        return [self.vlb, self.gap]
 
     def shutdown(self) -> None:
         for panel in self.panels():
