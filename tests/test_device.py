@@ -121,3 +121,28 @@ def test_layout_timing_runs_both_and_models_without_convolutions_are_not_timed()
     assert set(seconds) == {"contiguous", "channels_last"} and all(s > 0 for s in seconds.values())
     mlp = torch.nn.Sequential(torch.nn.Linear(2, 4))
     assert memory_format.fastest_inference_model(mlp, (torch.randn(3, 2),)) == (mlp, "contiguous")
+
+
+def test_a_denoiser_is_timed_on_a_few_rows_with_its_per_row_conditioning_cut_to_match(monkeypatch):
+    from core.runtime import memory_format
+
+    seen = []
+
+    def fake_time(layouts, args, kwargs=None, trials=5):
+        seen.append((args[0].shape[0], args[1].tolist(), {k: getattr(v, "shape", v) for k, v in kwargs.items()}))
+        return {"contiguous": 0.01, "channels_last": 0.02}
+
+    monkeypatch.setattr(memory_format, "time_layouts", fake_time)
+
+    class Denoiser(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(1, 1, 3, padding=1)
+
+        def forward(self, x, t, class_labels=None, scale=1.0):
+            return self.conv(x) * scale
+
+    net = Denoiser()
+    x = torch.randn(16, 1, 8, 8)
+    assert memory_format.fastest_denoiser(net, x, 1000, {"class_labels": torch.zeros(16), "scale": 2.0}) is net
+    assert seen == [(4, [500] * 4, {"class_labels": torch.Size([4]), "scale": 2.0})]

@@ -69,3 +69,17 @@ def fastest_inference_model(model: nn.Module, args: tuple, kwargs: dict | None =
             choice = ("contiguous", model)
     _cache[model] = choice
     return choice[1], choice[0]
+
+
+def fastest_denoiser(model: nn.Module, x: torch.Tensor, num_timesteps: int, cond: dict | None = None,
+                     rows: int = 4) -> nn.Module:  # fmt: skip
+    """``fastest_inference_model`` for a denoiser called as ``model(x_t, t, **cond)`` on batches like ``x``.
+
+    Timed on the first ``rows`` rows at the middle timestep; per-row conditioning tensors are cut to
+    match, anything else (a guidance scale, a shared embedding) is passed as it is.
+    """
+    rows = min(len(x), rows)
+    example_cond = {k: v[:rows] if torch.is_tensor(v) and v.ndim and len(v) == len(x) else v
+                    for k, v in (cond or {}).items()}  # fmt: skip
+    t = torch.full((rows,), num_timesteps // 2, dtype=torch.long, device=x.device)
+    return fastest_inference_model(model, (x[:rows], t), example_cond)[0]

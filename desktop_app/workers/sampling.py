@@ -20,6 +20,7 @@ from core.diffusion import (
     get_sampler,
 )
 from core.runtime import set_threads
+from core.runtime.memory_format import fastest_denoiser
 from desktop_app.workers.base import UPDATE_INTERVAL_S, Worker
 
 
@@ -154,6 +155,7 @@ class SamplingWorker(Worker):
         try:
             set_threads(self.threads)
             model, x_T, cond = self._on_device()
+            model = fastest_denoiser(model, x_T, self.schedule.num_timesteps, cond)  # measured once per model
             for index, job in enumerate(self.jobs):
                 self._job_index = index
                 sampler = get_sampler(job.sampler)

@@ -38,7 +38,7 @@ from core.diffusion import (
 )
 from core.diffusion.editing import downsample
 from core.runtime import set_threads
-from core.runtime.memory_format import fastest_inference_model
+from core.runtime.memory_format import fastest_denoiser
 from desktop_app.workers import UPDATE_INTERVAL_S, EventStreamWorker
 
 STRIP_STRENGTHS = (0.1, 0.3, 0.5, 0.7, 0.9)
@@ -100,21 +100,12 @@ def _caption(distance: float | None, realism: float | None) -> str:
     return "\n".join(parts)
 
 
-def _fastest_layout(model, batch: torch.Tensor, schedule, cond: dict | None):
-    """The model in the memory layout that runs fastest here (measured on a few rows, once per model)."""
-    rows = min(len(batch), 4)
-    example_cond = {k: v[:rows] if torch.is_tensor(v) and v.ndim and len(v) == len(batch) else v
-                    for k, v in (cond or {}).items()}  # fmt: skip
-    t = torch.full((rows,), schedule.num_timesteps // 2, dtype=torch.long)
-    return fastest_inference_model(model, (batch[:rows], t), example_cond)[0]
-
-
 def edit_runs(request: EditRequest, callback):
     """Yield an ``EditOutcome`` per run of ``request`` (see the module docstring)."""
     set_threads(request.threads)
     batch = request.image.expand(request.samples, -1, -1, -1).contiguous()
     cond = request.cond
-    model = CountingDenoiser(_fastest_layout(request.model, batch, request.schedule, cond))
+    model = CountingDenoiser(fastest_denoiser(request.model, batch, request.schedule.num_timesteps, cond))
 
     def generator(offset: int = 0) -> torch.Generator:
         return torch.Generator().manual_seed(request.seed + offset)
