@@ -90,6 +90,8 @@ def test_the_train_view_lesson_button_sets_the_preset_and_reset_clears_it(qtbot,
     assert config.model == "tiny" and config.model_options == {"channel_mult": [1, 2], "attention_resolutions": [8]}
     assert (config.learning_rate, config.batch_size, config.steps, config.prediction_type) == (3e-3, 32, 500, "v")
     assert panel.batch_spin.value() == 32 and panel.lr_spin.value() == pytest.approx(3e-3)
+    subset = panel.data.subset_label
+    assert subset.isVisibleTo(view) and subset.text().startswith(f"{len(LESSON_CLASSES)} classes (T-shirt/top")
     # The user may still change a visible field: it overrides the preset, the hidden settings stay.
     panel.steps_spin.setValue(200)
     assert view.config().steps == 200 and view.config().dataset_options["classes"] == LESSON_CLASSES
@@ -97,3 +99,4 @@ def test_the_train_view_lesson_button_sets_the_preset_and_reset_clears_it(qtbot,
     qtbot.mouseClick(panel.reset_button, Qt.MouseButton.LeftButton)
     assert not panel.lesson_button.isChecked() and view.config().dataset.startswith("toy:")
     assert view.config().dataset_options == {}
+    assert not panel.data.subset_label.isVisibleTo(view)  # the whole dataset again: nothing to name

@@ -79,8 +79,12 @@ class DataPicker(QGroupBox):
         self.conditional_check.setToolTip(
             "Give the model the class label (dropped 10% of the time, so classifier-free guidance works)"
         )
+        self.subset_label = QLabel()  # the part of the dataset a preset trains on; hidden when it is all of it
+        self.subset_label.setWordWrap(True)
+        self.subset_label.setToolTip("The lesson preset trains on part of the dataset, small, so it learns fast")
         self.form = form_layout(self)
         self.form.addRow("Dataset", self.dataset_combo)
+        self.form.addRow("Uses", self.subset_label)
         self.form.addRow("Word", self.word_edit)
         self.form.addRow("Folder", self.folder_row)
         self.form.addRow("Drawing", self.drawing_row)
@@ -175,8 +179,14 @@ class DataPicker(QGroupBox):
     # Reactions
     # ------------------------------------------------------------------------------------------
 
+    def set_subset(self, text: str) -> None:
+        """Name the part of the dataset that is trained on ("" when it is the whole dataset)."""
+        self.subset_label.setText(text)
+        self._show_rows()
+
     def _show_rows(self) -> None:
         spec = self.dataset_combo.currentData()
+        self.form.setRowVisible(self.subset_label, bool(self.subset_label.text()))
         self.form.setRowVisible(self.word_edit, spec == WORD_SPEC)
         self.form.setRowVisible(self.folder_row, spec == FOLDER_SPEC)
         self.form.setRowVisible(self.color_check, spec == FOLDER_SPEC)

@@ -54,6 +54,14 @@ def default_training_threads() -> int:
     return default_worker_threads()
 
 
+def lesson_subset_text() -> str:
+    """What the lesson preset trains on, e.g. "4 classes (T-shirt/top, Trouser, Sneaker, Bag) at 16×16"."""
+    options = LESSON_PRESET["dataset_options"]
+    classes = options.get("classes") or []
+    size = options.get("pad_to")
+    return f"{len(classes)} classes ({', '.join(classes)})" + (f" at {size}×{size}" if size else "")
+
+
 class SetupPanel(QScrollArea):
     """The settings column (scrollable): Data, Model, Diffusion, Optimisation and Run boxes, and Reset."""
 
@@ -382,6 +390,7 @@ class SetupPanel(QScrollArea):
     @Slot(bool)
     def _on_lesson_toggled(self, on: bool) -> None:
         """Show the lesson preset's visible settings in the form (its hidden ones go into ``config()``)."""
+        self.data.set_subset(lesson_subset_text() if on else "")
         if not on:
             return
         preset = lesson_config()
