@@ -114,13 +114,13 @@ class TeacherTools(QObject):
 
     # --- slides ---------------------------------------------------------------------------------
 
-    def export_slides(self, base: str | Path):
-        from desktop_app.teacher.slide_export import export_for_slides
+    def export_slides(self, base: str | Path, frames: int | None = None):
+        from desktop_app.teacher.slide_export import FRAMES, export_for_slides
 
         window = self.window
         QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
-            files = export_for_slides(window.stack.currentWidget(), base, window.current_view_name())
+            files = export_for_slides(window.stack.currentWidget(), base, window.current_view_name(), frames or FRAMES)
         finally:
             QApplication.restoreOverrideCursor()
         self.settings.setValue(SLIDES_DIR_SETTING, str(files.png.parent))

@@ -107,7 +107,7 @@ def render_timeline_webp(view: QWidget, scrubber: TimelineScrubber, path: Path, 
     return path
 
 
-def export_for_slides(view: QWidget, base: str | Path, title: str = "") -> SlideFiles:
+def export_for_slides(view: QWidget, base: str | Path, title: str = "", frames: int = FRAMES) -> SlideFiles:
     """Write ``base``.png (2×), ``base``.svg and, where ``view`` has a timeline, ``base``.webp."""
     base = Path(base)
     if base.suffix.lower() in (".png", ".svg", ".webp"):
@@ -117,5 +117,5 @@ def export_for_slides(view: QWidget, base: str | Path, title: str = "") -> Slide
     png = render_png(view, base.with_suffix(".png"))
     svg = render_svg(view, base.with_suffix(".svg"), title)
     scrubber = find_timeline(view)
-    webp = render_timeline_webp(view, scrubber, base.with_suffix(".webp")) if scrubber is not None else None
+    webp = render_timeline_webp(view, scrubber, base.with_suffix(".webp"), frames) if scrubber is not None else None
     return SlideFiles(png, svg, webp)

@@ -17,6 +17,7 @@ hidden again, and shown on leaving teacher mode.
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 from PySide6.QtCore import QEvent, QObject, QSettings, QTimer, Signal, Slot
@@ -31,6 +32,9 @@ TEACHER_CURVE_WIDTH = 4.5
 TEACHER_THEME = replace(themes.HIGH_CONTRAST, curve_width=TEACHER_CURVE_WIDTH)
 SETTING = "teacher/mode"
 PREVIOUS_ZOOM, PREVIOUS_THEME = "teacher/previous_zoom", "teacher/previous_theme"
+WCAG_AA_TEXT = 4.5  # contrast ratio of normal text (WCAG 2.1 AA)
+_SHEET_COLOUR = re.compile(r"color:\s*(#[0-9a-fA-F]{3,8});?")
+_OWN_SHEET = "_teacher_own_sheet"  # the sheet set aside while teacher mode shows the palette's colour
 
 
 def advanced_widgets(root: QWidget) -> list[QWidget]:
@@ -161,15 +165,35 @@ class TeacherMode(QObject):
 
     @Slot(float, str)
     def _on_appearance_applied(self, _factor: float, theme: str) -> None:
-        """Teacher mode's curves are thicker than the high-contrast theme's own."""
+        """Teacher mode's curves are thicker than the high-contrast theme's own; widgets with a style
+        sheet take the new font and palette only when polished again (in or out of teacher mode)."""
         if self._on and theme == TEACHER_THEME.name:
             themes.apply_theme(TEACHER_THEME, [self.window])
+        self._restyle_sheets()
+
+    def _restyle_sheets(self) -> None:
+        """Polish widgets with a style sheet again; in teacher mode, a sheet whose text colour is too
+        faint on the theme's background (grey hints made for the light theme) gives way to the palette."""
+        background = self.window.palette().window().color()
+        for widget in self.window.findChildren(QWidget):
+            sheet = widget.property(_OWN_SHEET) or widget.styleSheet()
+            if not sheet:
+                continue
+            colour = _SHEET_COLOUR.fullmatch(sheet.strip())
+            faint = colour is not None and themes.contrast_ratio(colour.group(1), background) < WCAG_AA_TEXT
+            if self._on and faint:
+                widget.setProperty(_OWN_SHEET, sheet)
+                widget.setStyleSheet("")
+            else:
+                widget.setProperty(_OWN_SHEET, None)
+                widget.setStyleSheet(sheet)  # the same sheet again: Qt re-resolves font and palette
 
     @Slot()
     def _on_views_ready(self) -> None:
         if self._on:
             self.hide_advanced()
             themes.apply_theme(TEACHER_THEME, [self.window])
+            self._restyle_sheets()
 
     @Slot(bool)
     def _on_full_screen(self, full: bool) -> None:

@@ -117,6 +117,10 @@ def _combo_index(combo: QComboBox, value) -> int:
     index = combo.findData(value)
     if index < 0 and isinstance(value, str):
         index = combo.findText(value)
+    if index < 0 and isinstance(value, str):  # a preset names a model by its file's stem: "fmnist_unet"
+        for i in range(combo.count()):
+            if combo.itemText(i).startswith(f"{value} ("):
+                return i
     if index < 0 and isinstance(value, str) and value.startswith("file:"):  # a preset names a shipped file
         wanted = PurePath(value[5:]).name
         for i in range(combo.count()):
@@ -124,6 +128,13 @@ def _combo_index(combo: QComboBox, value) -> int:
             if isinstance(data, str) and data.startswith("file:") and PurePath(data[5:]).name == wanted:
                 return i
     return index
+
+
+def _reached(widget: QWidget, value) -> bool:
+    """Whether ``widget`` shows ``value`` (a combo: the entry ``value`` names, however it names it)."""
+    if control_value(widget) == value:
+        return True
+    return isinstance(widget, QComboBox) and 0 <= widget.currentIndex() == _combo_index(widget, value)
 
 
 def set_control(widget: QWidget, value) -> str | None:
@@ -180,7 +191,7 @@ def restore_view(view: QWidget, state: dict, where: str = "") -> list[str]:
     ordered += [entry for entry in known if isinstance(entry[1], POSITIONS)]
     problems: dict[str, str] = {}
     for _pass in range(RESTORE_PASSES):
-        pending = [entry for entry in ordered if control_value(entry[1]) != entry[2]]
+        pending = [entry for entry in ordered if not _reached(entry[1], entry[2])]
         if not pending:
             break
         for name, widget, value in pending:
@@ -190,6 +201,6 @@ def restore_view(view: QWidget, state: dict, where: str = "") -> list[str]:
             else:
                 problems.pop(name, None)
     for name, widget, value in ordered:  # still different after the passes: the view does not allow it
-        if name not in problems and control_value(widget) != value and widget.isEnabled():
+        if name not in problems and not _reached(widget, value) and widget.isEnabled():
             problems[name] = f"stays at {control_value(widget)!r} instead of {value!r}"
     return skipped + [f"{where}: {name} {reason}." for name, reason in problems.items()]
