@@ -281,6 +281,8 @@ DAMAGE = {
         "far larger network",
     ),
     "bad step": (lambda d: _with_info(d, lambda i: i.update(step="ten")), "'step'"),
+    "a GAN's file": (lambda d: _with_info(d, lambda i: i.update(model_kind="gan")), "holds a GAN, not a diffusion"),
+    "unknown kind": (lambda d: _with_info(d, lambda i: i.update(model_kind="flow")), "kind of model 'flow'"),
 }
 
 

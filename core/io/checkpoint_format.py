@@ -53,6 +53,7 @@ RESERVED_KEYS = (
     "platform",
     "training_state",
     "checksums",
+    "model_kind",
 )
 
 # safetensors dtype names → (torch dtype, bytes per element). Only what this project can write or read.

@@ -36,8 +36,12 @@ from core.io.checkpoint_format import (
 )
 
 
-def parse_info(path: Path, meta: dict) -> dict:
-    """Decode and check the "diffusion_lab" JSON (everything but the model config against the weights)."""
+def parse_info(path: Path, meta: dict, kind: str = "diffusion") -> dict:
+    """Decode and check the "diffusion_lab" JSON (everything but the model config against the weights).
+
+    ``kind`` is the kind of model the caller can use ("diffusion", "gan" or "vae"); a file of another
+    kind (its ``model_kind``, "diffusion" when absent) is refused in words.
+    """
     if METADATA_KEY not in meta:
         raise CheckpointError(
             path,
@@ -61,9 +65,10 @@ def parse_info(path: Path, meta: dict) -> dict:
             f"it was written in checkpoint format {version} by a newer Diffusion Lab; this version reads "
             f"format {FORMAT_VERSION}. Update Diffusion Lab to open it.",
         )
+    check_kind(path, info, kind)
     if not isinstance(info.get("model_config"), dict):
         raise CheckpointError(path, "its metadata has no model settings ('model_config').")
-    if info.get("prediction_type") not in PREDICTION_TYPES:
+    if kind == "diffusion" and info.get("prediction_type") not in PREDICTION_TYPES:  # GANs/VAEs have none
         raise CheckpointError(
             path, f"its prediction type {info.get('prediction_type')!r} is not one of {', '.join(PREDICTION_TYPES)}."
         )
@@ -72,6 +77,22 @@ def parse_info(path: Path, meta: dict) -> dict:
     if not (isinstance(checksums, dict) and all(is_int(v) for v in checksums.values())):
         raise CheckpointError(path, "its metadata has no valid checksums for the stored tensors.")
     return info
+
+
+_KIND_NAMES = {"diffusion": "a diffusion model", "gan": "a GAN", "vae": "a VAE"}
+
+
+def check_kind(path: Path, info: dict, kind: str) -> None:
+    """Refuse a checkpoint of another kind of model (a GAN opened as a diffusion model, …)."""
+    stored = info.get("model_kind", "diffusion")
+    if stored not in _KIND_NAMES:
+        raise CheckpointError(path, f"its kind of model {stored!r} is unknown (diffusion, gan or vae).")
+    if stored != kind:
+        raise CheckpointError(
+            path,
+            f"it holds {_KIND_NAMES[stored]}, not {_KIND_NAMES[kind]}; open it where {_KIND_NAMES[stored]} "
+            "is used (GANs and VAEs: the Compare view).",
+        )
 
 
 # Conventional metadata values and the types they must have when present (None is always allowed).
@@ -181,9 +202,12 @@ class _SkipInit(TorchFunctionMode):
         return func(*args, **kwargs)
 
 
-def build_model(path: Path, config: dict, entries: dict[str, TensorEntry]) -> nn.Module:
-    """Rebuild the denoiser, checking its tensor names and shapes on the meta device first."""
-    from core.models.registry import build_denoiser
+def build_model(path: Path, config: dict, entries: dict[str, TensorEntry], kind: str = "diffusion") -> nn.Module:
+    """Rebuild the network, checking its tensor names and shapes on the meta device first."""
+    from core.models.registry import build_denoiser, build_generative
+
+    def make(settings: dict) -> nn.Module:
+        return build_denoiser(settings) if kind == "diffusion" else build_generative(kind, settings)
 
     stored = {k[len(MODEL_PREFIX) :]: e for k, e in entries.items() if k.startswith(MODEL_PREFIX)}
     if not stored:
@@ -193,7 +217,7 @@ def build_model(path: Path, config: dict, entries: dict[str, TensorEntry]) -> nn
     def build(device: str) -> nn.Module:
         try:
             with _ModuleBudget(budget), _SkipInit(), torch.device(device):
-                return build_denoiser(config)
+                return make(config)
         except _TooManyModules:
             raise CheckpointError(
                 path, "its model settings describe a far larger network than the weights it contains."

@@ -12,14 +12,25 @@ from typing import Protocol, runtime_checkable
 import torch
 from torch import nn
 
+from core.models.gan import GAN, GANConfig
 from core.models.mlp import MLPConfig, MLPDenoiser
 from core.models.unet import UNet, UNetConfig
+from core.models.vae import VAE, VAEConfig
 
 # arch name → (config dataclass, network class)
 ARCHITECTURES = {
     "unet": (UNetConfig, UNet),
     "mlp": (MLPConfig, MLPDenoiser),
 }
+
+# The other kinds of generative model (compared with diffusion in the Compare view). A checkpoint
+# records its kind, and loads only as that kind: a GAN is not a denoiser, and vice versa.
+MODEL_KINDS = ("diffusion", "gan", "vae")
+GENERATIVE_MODELS = {
+    "gan": (GANConfig, GAN),
+    "vae": (VAEConfig, VAE),
+}
+KIND_NAMES = {"diffusion": "a diffusion model", "gan": "a GAN", "vae": "a VAE"}
 
 
 @runtime_checkable
@@ -68,3 +79,22 @@ def denoiser_config(model: nn.Module) -> dict:
 def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
     """Number of parameters of ``model`` (only those with requires_grad when ``trainable_only``)."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+def build_generative(kind: str, config: dict) -> nn.Module:
+    """Build the GAN or VAE a config dict describes (``kind`` is "gan" or "vae")."""
+    if kind not in GENERATIVE_MODELS:
+        raise ValueError(f"Unknown kind of model {kind!r}: one of {', '.join(GENERATIVE_MODELS)}.")
+    if not isinstance(config, dict):
+        raise ValueError(f"A {kind.upper()} is built from a dictionary of settings, not from {type(config).__name__}.")
+    config_cls, model_cls = GENERATIVE_MODELS[kind]
+    return model_cls(config_cls.from_dict(config))
+
+
+def model_kind(model: nn.Module) -> str:
+    """ "diffusion", "gan" or "vae": what kind of generative model ``model`` is."""
+    model = getattr(model, "_orig_mod", model)
+    for kind, (_, model_cls) in GENERATIVE_MODELS.items():
+        if isinstance(model, model_cls):
+            return kind
+    return "diffusion"
