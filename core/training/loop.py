@@ -55,9 +55,11 @@ from core.training.objective import learning_rate_at, loss_weights, update_ema
 
 @torch.no_grad()
 def preview_samples(
-    model, schedule, config: TrainConfig, noise: torch.Tensor, labels: torch.Tensor | None
+    model, schedule, config: TrainConfig, noise: torch.Tensor, labels: torch.Tensor | None, decode=None
 ) -> np.ndarray:
-    """DDIM samples from fixed noise, so successive previews show the model improving."""
+    """DDIM samples from fixed noise, so successive previews show the model improving.
+
+    ``decode`` (latent diffusion) turns sampled latents into images; latents are not clipped."""
     sampler_model = model
     cond = None
     if labels is not None:
@@ -69,8 +71,10 @@ def preview_samples(
         schedule,
         min(config.preview_steps, schedule.num_timesteps),
         cond=cond,
-        clip_x0="clip" if noise.ndim == 4 else None,
+        clip_x0="clip" if noise.ndim == 4 and decode is None else None,
     )
+    if decode is not None:
+        x = decode(x).clamp(-1, 1)
     return x.float().cpu().numpy()
 
 
@@ -109,6 +113,9 @@ def train(
     resume_from: str | Path | None = None,
     checkpoint_dir: str | Path | None = None,
     distributed: DistributedContext | None = None,
+    data=None,
+    extra_metadata: dict | None = None,
+    preview_decoder=None,
 ) -> Iterator[TrainEvent]:
     """Train a denoiser, yielding events. See the module docstring.
 
@@ -117,9 +124,13 @@ def train(
     an uninterrupted one would (on the CPU). ``checkpoint_dir`` is where autosaves go when
     ``config.checkpoint_path`` is not set. ``distributed`` makes this process one of several
     training together (``core.training.distributed``): ``config.batch_size`` is then the global
-    batch, and only rank 0 writes checkpoints and draws previews.
+    batch, and only rank 0 writes checkpoints and draws previews. ``data`` is a dataset already in
+    memory used instead of ``config.dataset`` (latent diffusion passes the encoded latents,
+    ``core.training.latent``); ``extra_metadata`` is merged into every checkpoint's metadata;
+    ``preview_decoder`` turns previewed latents into images.
     """
     control = control or TrainingControl()
+    extras = dict(extra_metadata or {})
     resumed = None
     if resume_from is not None:
         resumed = load_checkpoint(resume_from, with_training_state=True)
@@ -140,7 +151,7 @@ def train(
     world = distributed or DistributedContext()
     device = world.device_for(select_device(config.device))
     precision = resolve_precision(device, config.precision)
-    data = load_training_data(config)
+    data = load_training_data(config) if data is None else data
     schedule = build_schedule(config)
     model_cfg = model_config_for(config, data)
 
@@ -219,7 +230,7 @@ def train(
             path,
             ema,
             schedule=schedule,
-            metadata=_metadata(config, data, device, step, elapsed(), loss_value, num_classes),
+            metadata={**_metadata(config, data, device, step, elapsed(), loss_value, num_classes), **extras},
             training_state=training_state,
         )
         return CheckpointSaved(step, str(path), reason)
@@ -310,6 +321,7 @@ def train(
                     config,
                     preview_noise.to(device),
                     None if preview_labels is None else preview_labels.to(device),
+                    preview_decoder,
                 ),
                 None if preview_labels is None else preview_labels.numpy(),
             )
@@ -331,7 +343,7 @@ def train(
         elapsed(),
         ema_cpu,
         schedule,
-        _metadata(config, data, device, step, elapsed(), loss_value, num_classes),
+        {**_metadata(config, data, device, step, elapsed(), loss_value, num_classes), **extras},
         final_path,
     )
 
