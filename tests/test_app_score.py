@@ -160,3 +160,33 @@ def test_ideal_vs_learned_denoiser_draws_the_gap_over_t(qtbot, view):
     panel.images.setValue(400)  # more images than the subset holds: said in words, nothing runs
     qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
     assert "at most as many images" in panel.message.text() and panel.run_button.isEnabled()
+
+
+def test_nearest_neighbours_of_generated_images_in_both_spaces(qtbot, view):
+    view.pages.setCurrentWidget(view.images)
+    panel = view.images.neighbours
+    view.images.tabs.setCurrentWidget(panel)
+    panel.count.setValue(2)
+    panel.k.setValue(2)
+    panel.searched.setValue(500)
+    panel.steps.setValue(3)
+    with qtbot.waitSignal(panel.run_finished, timeout=120_000):
+        qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
+    run = panel.run
+    assert run is not None and run.generated.shape == (2, 1, 32, 32) and run.labels == [0, 1]
+    assert run.training.shape[0] == 500 and run.training_features.shape == (500, 128)
+    pixel = run.study.generated_pixel
+    assert pixel.indices.shape == (2, 2) == run.study.generated_feature.indices.shape
+    # The nearest training image by pixels really is the closest of the 500, at the distance shown.
+    flat = run.training.flatten(1).double().numpy()
+    for row in range(2):
+        d = np.linalg.norm(flat - run.generated[row].reshape(1, -1).astype(np.float64), axis=1)
+        assert int(pixel.indices[row, 0]) == int(d.argmin())
+        assert float(pixel.distances[row, 0]) == pytest.approx(float(d.min()), rel=1e-5)
+    captions = [w.text() for w in panel.grid.cells if hasattr(w, "text")]
+    assert f"{float(pixel.distances[0, 0]):.2f}" in captions and "Trouser" in captions
+    assert "Median distance to the nearest of 500 training images" in panel.message.text()
+    features = run.training_features
+    with qtbot.waitSignal(panel.run_finished, timeout=120_000):  # a second run reuses the training features
+        qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
+    assert panel.run.training_features is features and panel.run_button.isEnabled()

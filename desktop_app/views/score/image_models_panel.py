@@ -9,6 +9,7 @@ from __future__ import annotations
 from PySide6.QtWidgets import QTabWidget, QVBoxLayout, QWidget
 
 from desktop_app.views.score.denoiser_gap_panel import DenoiserGapPanel
+from desktop_app.views.score.neighbours_panel import NeighboursPanel
 from desktop_app.views.score.vlb_panel import VLBPanel
 
 
@@ -24,12 +25,15 @@ class ImageModelsPanel(QWidget):
         self.gap = DenoiserGapPanel()
         self.tabs.addTab(self.gap, "Ideal vs learned")
         self.tabs.setTabToolTip(1, "The network's x̂₀ against the exact denoiser of a training subset, over t")
+        self.neighbours = NeighboursPanel()
+        self.tabs.addTab(self.neighbours, "Nearest neighbours")
+        self.tabs.setTabToolTip(2, "Generated images beside their closest training images: copies or new?")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.tabs)
 
     def panels(self) -> list[QWidget]:
-        return [self.vlb, self.gap]
+        return [self.vlb, self.gap, self.neighbours]
 
     def shutdown(self) -> None:
         for panel in self.panels():
