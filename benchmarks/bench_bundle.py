@@ -6,13 +6,14 @@
 
 Start-up is timed from launching the process to the app's probe lines (``DIFFUSION_LAB_STARTUP_PROBE=1``
 makes it print ``window-shown`` (the main window is on screen: the first feedback too),
-``views-ready`` (torch is loaded and every view built) and, after idling, ``idle-rss-mb``, then quit), on
+``first-view-ready`` (torch is loaded and the view on screen built, so it can be used),
+``views-ready`` (every view built, one per turn of the event loop) and, after idling, ``idle-rss-mb``, then quit), on
 the offscreen Qt platform unless ``QT_QPA_PLATFORM`` is set. The first run after a build is the cold
 one (files not yet in the page cache); the median of the others is the warm start.
 
 Targets (issue 5): bundle <= 700 MiB on disk, archive <= 300 MiB, main window <= 2.5 s, feedback
-<= 0.5 s, idle memory <= 600 MiB; "views usable" is printed against the window's 2.5 s as well, so
-the time until a student can click is never hidden behind the window's. The script prints the
+<= 0.5 s, idle memory <= 600 MiB; "first view usable" and "all views built" are printed against the window's
+2.5 s as well, so the time until a student can click is never hidden behind the window's. The script prints the
 numbers; it never fails on them.
 """
 
@@ -37,7 +38,8 @@ TARGETS = {
     "bundle_mib": 700.0,
     "archive_mib": 300.0,
     "window_s": 2.5,
-    "views_s": 2.5,  # not a target of issue 5: the window's 2.5 s, held against the moment it is usable
+    "first_view_s": 2.5,  # the view on screen, built first: what the student can use
+    "views_s": 2.5,  # not a target of issue 5: the window's 2.5 s, held against the moment all are built
     "feedback_s": 0.5,
     "idle_rss_mib": 600.0,
 }
@@ -121,6 +123,8 @@ def time_startup(command: list[str], idle_s: float, timeout_s: float = 180.0) ->
             parts = line.split()
             if len(parts) == 2 and parts[0] == "window-shown":
                 result["window_s"] = result["feedback_s"] = time.perf_counter() - start
+            elif len(parts) == 2 and parts[0] == "first-view-ready":
+                result["first_view_s"] = time.perf_counter() - start
             elif len(parts) == 2 and parts[0] == "views-ready":
                 result["views_s"] = time.perf_counter() - start
             elif len(parts) == 2 and parts[0] == "idle-rss-mb":
@@ -180,7 +184,8 @@ def main(argv: list[str] | None = None) -> int:
     for key, label, unit in (
         ("feedback_s", "first feedback", "s"),
         ("window_s", "main window shown", "s"),
-        ("views_s", "views usable", "s"),
+        ("first_view_s", "first view usable", "s"),
+        ("views_s", "all views built", "s"),
     ):
         if key not in cold:
             print(f"{label:<19} not reported")

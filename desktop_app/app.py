@@ -297,6 +297,12 @@ def main(argv: list[str] | None = None) -> int:
     log.info("Main window shown %.2f s after start", _elapsed())
     _probe(f"window-shown {_elapsed():.3f}")
 
+    def on_first_view_ready(title: str) -> None:
+        log.info("The %s view was usable %.2f s after start", title, _elapsed())
+        _probe(f"first-view-ready {_elapsed():.3f}")
+
+    window.first_view_ready.connect(on_first_view_ready)
+
     def on_views_ready() -> None:
         log.info("Views ready %.2f s after start", _elapsed())
         _probe(f"views-ready {_elapsed():.3f}")

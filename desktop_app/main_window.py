@@ -62,6 +62,7 @@ class MainWindow(QMainWindow):
     """Sidebar + stacked views + menus + status area. ``view_names()``/``show_view()`` serve the self-test."""
 
     views_ready = Signal()  # every view is built (emitted by load_views_async; at once in the default mode)
+    first_view_ready = Signal(str)  # the view on screen is built and usable (load_views_async builds it first)
 
     def __init__(self, settings: QSettings | None = None, parent: QWidget | None = None, load_views: bool = True):
         super().__init__(parent)
@@ -149,6 +150,7 @@ class MainWindow(QMainWindow):
         if self._loader is not None or self.views_loaded():
             return
         self._load_started = time.perf_counter()
+        self._first_view_announced = False
         self._loader = threading.Thread(target=self._import_heavy_modules, name="import-torch", daemon=True)
         self._loader.start()
         QTimer.singleShot(50, self._poll_loader)
@@ -191,6 +193,9 @@ class MainWindow(QMainWindow):
             if isinstance(page, LoadingPage):
                 page.show_error(f"{APP_NAME} could not load this view: {error}\nThe log has the details.")
             sys.excepthook(type(error), error, error.__traceback__)
+        if not self._first_view_announced:  # the first one built is the one on screen
+            self._first_view_announced = True
+            self.first_view_ready.emit(order[0])
         if order[1:]:
             QTimer.singleShot(0, lambda: self._build_next_view(order[1:]))
         else:

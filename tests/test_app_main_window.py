@@ -166,8 +166,11 @@ def test_the_window_shows_at_once_and_builds_its_views_in_the_background(qtbot, 
     photo = tmp_path / "early.png"
     Image.fromarray(np.full((40, 40, 3), 200, dtype=np.uint8)).save(photo)
     _drop(window, photo)  # dropped while loading: opened once the views exist
+    first = []
+    window.first_view_ready.connect(lambda title: first.append((title, len(window.views))))
     with qtbot.waitSignal(window.views_ready, timeout=120_000):
         window.load_views_async()
+    assert first == [("Schedules", 1)]  # the view on screen was built, and announced, before the others
     assert window.views_loaded()
     assert window.stack.count() == len(VIEWS)
     for name in VIEWS:
