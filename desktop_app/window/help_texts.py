@@ -19,6 +19,12 @@ SHORTCUTS_TEMPLATE = """
 <tr><td><b>Ctrl+Shift+O</b></td><td>open a checkpoint (Generate)</td></tr>
 <tr><td><b>Ctrl+E</b></td><td>export what the current view shows (also File ▸ Export)</td></tr>
 <tr><td><b>Ctrl+Q</b></td><td>quit</td></tr>
+<tr><td colspan="2"><br><b>Teaching</b></td></tr>
+<tr><td><b>Ctrl+Shift+T</b></td><td>teacher mode: large text, high contrast, thick curves, fewer controls</td></tr>
+<tr><td><b>F11</b></td><td>full screen</td></tr>
+<tr><td><b>Ctrl+Shift+S / Ctrl+Shift+L</b></td><td>save / open a session (resources/sessions has lesson presets)</td></tr>
+<tr><td><b>Ctrl+Shift+E</b></td><td>export the view for slides (2× PNG, SVG, timeline WebP)</td></tr>
+<tr><td><b>Ctrl+Shift+U</b></td><td>the pipeline and U-Net diagram</td></tr>
 <tr><td colspan="2"><br><b>On a timeline</b> (click it first)</td></tr>
 <tr><td><b>← / →</b></td><td>one step back / forward</td></tr>
 <tr><td><b>Shift+← / →</b></td><td>ten steps</td></tr>
