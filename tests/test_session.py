@@ -65,8 +65,19 @@ def _choose(window, forward_kind, t, seed, sampler, steps, scale, guidance_scale
     window.show_view(view)
 
 
+def _set_columns(window, kinds: list[str]) -> None:
+    schedules = window.view("Schedules")
+    while len(schedules.columns) < len(kinds):
+        schedules.add_column()
+    while len(schedules.columns) > len(kinds):
+        schedules.remove_column(len(schedules.columns) - 1)
+    for column, kind in zip(schedules.columns, kinds, strict=True):
+        assert view_state.set_control(column.kind_combo, kind) is None
+
+
 def test_a_session_round_trips_exactly(window, tmp_path, warnings):
     _choose(window, "cosine", 437, 5, "ddpm", 37, 2.5, 4.0, 1.25, "High contrast", "Schedules")
+    _set_columns(window, ["linear", "sigmoid", "cosine"])
     saved = _state(window)
     path = window.teacher.save_session(tmp_path / "lesson")
     assert path.suffix == session.SUFFIX
@@ -76,7 +87,10 @@ def test_a_session_round_trips_exactly(window, tmp_path, warnings):
     assert on_disk["views"]["Forward process"]["scrubber"] == 437
     assert on_disk["appearance"] == {"text_size": 1.25, "theme": "High contrast", "teacher_mode": False}
 
+    assert [c["kind_combo"] for c in on_disk["views"]["Schedules"]["columns"]] == ["linear", "sigmoid", "cosine"]
+
     _choose(window, "linear", 90, 1, "ddim", 12, 1.0, 1.5, 1.0, "Light", "Train")
+    _set_columns(window, ["quadratic", "cosine"])
     assert _state(window) != saved
     assert window.teacher.open_session(path), warnings
     assert not warnings
@@ -85,6 +99,7 @@ def test_a_session_round_trips_exactly(window, tmp_path, warnings):
     assert forward.current_t() == 437 and forward.schedule.num_timesteps == 1000
     assert window.current_view_name() == "Schedules" and window.zoom_factor() == 1.25
     assert window.theme_name() == "High contrast"
+    assert [s.kind for s in window.view("Schedules").schedules] == ["linear", "sigmoid", "cosine"]
     window.set_theme(themes.DEFAULT_THEME)
     window.set_zoom(zoom.DEFAULT_ZOOM)
 

@@ -15,6 +15,10 @@ so a control added to a view is saved without anyone editing this file. Saved pe
 
 Restoring sets each control as a person would (signals fire, the view recomputes), then repeats for
 the controls that a dependent one reset (a new dataset resets the model list) until they stay.
+
+A list of panels that come and go (the Schedules view's ``columns``, 2 to 4 schedules) is saved as a
+list of tables, one per panel; restoring first makes as many panels with the view's ``add_column()``
+and ``remove_column(index)``, then sets each.
 """
 
 from __future__ import annotations
@@ -91,12 +95,29 @@ def control_value(widget: QWidget):
     return widget.value()  # QSlider, TimelineScrubber
 
 
+def panel_lists(view: QWidget) -> dict[str, list[QWidget]]:
+    """{name: panels} of the view's lists of panels that come and go (Schedules' ``columns``)."""
+    return {
+        name: value
+        for name, value in vars(view).items()
+        if not name.startswith("_")
+        and isinstance(value, list)
+        and value
+        and all(isinstance(item, QWidget) and _is_panel(item) for item in value)
+    }
+
+
+def _controls_state(root: QWidget) -> dict:
+    return {name: control_value(widget) for name, widget in session_controls(root).items()}
+
+
 def capture_view(view: QWidget) -> dict:
     """The state of ``view`` (its own ``session_state()`` where it has one)."""
     own = getattr(view, "session_state", None)
     if own is not None:
         return dict(own())
-    return {name: control_value(widget) for name, widget in session_controls(view).items()}
+    state = {name: [_controls_state(panel) for panel in panels] for name, panels in panel_lists(view).items()}
+    return {**state, **_controls_state(view)}
 
 
 def check_value(widget: QWidget, value) -> str | None:
@@ -163,13 +184,7 @@ def set_control(widget: QWidget, value) -> str | None:
     return None
 
 
-def validate_view_state(view: QWidget, state: dict, where: str) -> list[str]:
-    """Problems that make ``state`` unusable for ``view`` (each naming the control), before anything changes."""
-    if not isinstance(state, dict):
-        return [f"{where} should be a table of control values."]
-    if getattr(view, "restore_session_state", None) is not None:
-        return []
-    controls = session_controls(view)
+def _validate_controls(controls: dict[str, QWidget], state: dict, where: str) -> list[str]:
     problems = []
     for name, value in state.items():
         widget = controls.get(name)
@@ -179,12 +194,62 @@ def validate_view_state(view: QWidget, state: dict, where: str) -> list[str]:
     return problems
 
 
+def validate_view_state(view: QWidget, state: dict, where: str) -> list[str]:
+    """Problems that make ``state`` unusable for ``view`` (each naming the control), before anything changes."""
+    if not isinstance(state, dict):
+        return [f"{where} should be a table of control values."]
+    if getattr(view, "restore_session_state", None) is not None:
+        return []
+    lists = panel_lists(view)
+    problems = []
+    for name, panels in lists.items():
+        if name not in state:
+            continue
+        entries = state[name]
+        if not isinstance(entries, list) or not entries or not all(isinstance(e, dict) for e in entries):
+            problems.append(f"{where}: {name} should be a list of tables, one per panel.")
+            continue
+        controls = session_controls(panels[0])
+        for i, entry in enumerate(entries):
+            problems += _validate_controls(controls, entry, f"{where} {name}[{i}]")
+    flat = {name: value for name, value in state.items() if name not in lists}
+    return problems + _validate_controls(session_controls(view), flat, where)
+
+
+def _restore_list(view: QWidget, name: str, entries: list[dict], where: str) -> list[str]:
+    """Make as many panels as ``entries`` (``view.add_column()`` / ``view.remove_column(i)``), then set each."""
+    panels = getattr(view, name)
+    add, remove = getattr(view, "add_column", None), getattr(view, "remove_column", None)
+    while len(panels) < len(entries) and add is not None and add() is not None:
+        pass
+    while len(panels) > len(entries) and remove is not None:
+        count = len(panels)
+        remove(count - 1)
+        if len(panels) == count:
+            break
+    skipped = (
+        [] if len(panels) == len(entries) else [f"{where}: {name} keeps {len(panels)} panels, not {len(entries)}."]
+    )
+    for i, (panel, entry) in enumerate(zip(panels, entries, strict=False)):
+        skipped += _restore_controls(session_controls(panel), entry, f"{where} {name}[{i}]")
+    return skipped
+
+
 def restore_view(view: QWidget, state: dict, where: str = "") -> list[str]:
     """Set ``view``'s controls to ``state`` (checked by ``validate_view_state``); returns what was skipped."""
     own = getattr(view, "restore_session_state", None)
     if own is not None:
         return list(own(dict(state)) or [])
-    controls = session_controls(view)
+    lists = panel_lists(view)
+    skipped = []
+    for name in lists:
+        if name in state:
+            skipped += _restore_list(view, name, state[name], where)
+    flat = {name: value for name, value in state.items() if name not in lists}
+    return skipped + _restore_controls(session_controls(view), flat, where)
+
+
+def _restore_controls(controls: dict[str, QWidget], state: dict, where: str) -> list[str]:
     skipped = [f"{where}: this version has no control called {name}." for name in state if name not in controls]
     known = [(name, controls[name], value) for name, value in state.items() if name in controls]
     ordered = [entry for entry in known if not isinstance(entry[1], POSITIONS)]
