@@ -30,6 +30,7 @@ from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QMessageBox, QVB
 from core.data.image_file import IMAGE_FILE_FILTER, MAX_IMAGE_PIXELS
 from core.diffusion import DEFAULT_CHAIN_BUDGET_BYTES, MarkovChainCache, NoiseSchedule, make_schedule
 from desktop_app import export
+from desktop_app.lessons import view_hooks
 from desktop_app.views.forward.chain_worker import ChainWorker
 from desktop_app.views.forward.frame_buffers import FrameBuffers
 from desktop_app.views.forward.frame_panel import IMAGE_LEVELS, NOISE_LEVELS, FramePanel
@@ -87,6 +88,7 @@ class ForwardView(QWidget):
 
     title = "Forward process"
     status_changed = Signal(str)
+    values_changed = Signal()  # lesson_values() changed (the lesson panel re-renders)
 
     def __init__(self, settings: QSettings, parent: QWidget | None = None):
         super().__init__(parent)
@@ -223,6 +225,14 @@ class ForwardView(QWidget):
         frames = self._frames
         return {"x_t": frames.x_t.copy(), "eps": frames.eps_shown.copy(), "signal": frames.signal.copy()}
 
+    def lesson_values(self) -> dict:
+        """The live values a lesson may show (names and meanings: desktop_app/lessons/vocabulary.py)."""
+        return view_hooks.forward_values(self)
+
+    def apply_lesson_state(self, state: dict) -> None:
+        """Show what a lesson step names: t, schedule, T, mode, seed."""
+        view_hooks.apply_forward_state(self, state)
+
     def shutdown(self) -> bool:
         self._stop_chain_worker()
         self._save_settings()
@@ -298,6 +308,7 @@ class ForwardView(QWidget):
         self.frame_panel.show_frame(frames.x_t, frames.eps_shown, frames.signal, fixed_noise=self._chain is None)
         self.histogram.set_values(frames.x_t)
         self.numbers_panel.show_step(self.schedule, t, frames.x_t)
+        self.values_changed.emit()
 
     def _scrubber_label(self, t: int) -> str:
         if self.schedule is None:

@@ -25,6 +25,7 @@ from core.data import make_toy_2d
 from core.diffusion.guided_sampling import GuidanceFrame, trace_guidance
 from core.evaluation.guidance_sweep import SweepFinished, SweepProgress, guidance_sweep
 from core.io import CheckpointError, load_denoiser
+from desktop_app.lessons import view_hooks
 from desktop_app.views.generate.model_panel import sample_shape
 from desktop_app.views.guidance.components_panel import GuidanceComponentsPanel
 from desktop_app.views.guidance.setup_panel import GuidanceSetupPanel
@@ -53,6 +54,7 @@ class GuidanceView(QWidget):
 
     title = "Guidance"
     status_changed = Signal(str)
+    values_changed = Signal()  # lesson_values() changed (the lesson panel re-renders)
 
     def __init__(self, settings: QSettings, parent: QWidget | None = None):
         super().__init__(parent)
@@ -97,6 +99,7 @@ class GuidanceView(QWidget):
         self.sweep.cancel_requested.connect(self.cancel)
         self.scrubber.valueChanged.connect(self._on_scrub)
         self.setup.refresh()
+        view_hooks.watch_guidance(self)
 
     # --- model ------------------------------------------------------------------------------------
 
@@ -275,6 +278,14 @@ class GuidanceView(QWidget):
 
     def frames(self) -> list[GuidanceFrame]:
         return list(self._frames)
+
+    def lesson_values(self) -> dict:
+        """The live values a lesson may show (names and meanings: desktop_app/lessons/vocabulary.py)."""
+        return view_hooks.guidance_values(self)
+
+    def apply_lesson_state(self, state: dict) -> None:
+        """Show what a lesson step names (guidance_scale, steps)."""
+        view_hooks.apply_guidance_state(self, state)
 
     def grid_picture(self) -> np.ndarray | None:
         return self.sweep.grid.last_picture

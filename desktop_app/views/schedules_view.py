@@ -44,6 +44,7 @@ from core.diffusion import (
     timestep_of_equal_snr,
 )
 from desktop_app import export
+from desktop_app.lessons import view_hooks
 from desktop_app.widgets.image_panel import ImagePanel
 from desktop_app.widgets.timeline_scrubber import TimelineScrubber
 from desktop_app.window import themes
@@ -187,6 +188,7 @@ class SchedulesView(QWidget):
 
     title = "Schedules"
     status_changed = Signal(str)
+    values_changed = Signal()  # lesson_values() changed (the lesson panel re-renders)
 
     def __init__(self, settings: QSettings, parent: QWidget | None = None):
         super().__init__(parent)
@@ -346,6 +348,14 @@ class SchedulesView(QWidget):
     def dataset_name(self) -> str:
         return f"{self.source_combo.currentText()} ×{NUM_IMAGES}"
 
+    def lesson_values(self) -> dict:
+        """The live values a lesson may show (names and meanings: desktop_app/lessons/vocabulary.py)."""
+        return view_hooks.schedules_values(self)
+
+    def apply_lesson_state(self, state: dict) -> None:
+        """Show what a lesson step names (t, schedule_1, schedule_2, align_by_snr)."""
+        view_hooks.apply_schedules_state(self, state)
+
     def shutdown(self) -> bool:
         s = self.settings
         s.setValue("schedules/columns", [",".join(map(str, vars(c.settings()).values())) for c in self.columns])
@@ -390,6 +400,7 @@ class SchedulesView(QWidget):
             q = s.at(t)
             column.position_label.setText(f"t = {t} of {s.num_timesteps}   ·   SNR = {q['snr_db']:+.1f} dB")
         self._update_cursor(timesteps)
+        self.values_changed.emit()
 
     def _noised(self, schedule: NoiseSchedule, t: int, out: np.ndarray | None = None) -> np.ndarray:
         """x_t = √ᾱ_t x_0 + √(1−ᾱ_t) ε (DDPM eq. 4) with this view's x_0 and ε, into ``out``."""
