@@ -29,7 +29,6 @@ from core.runtime import select_device
 from desktop_app import paths
 from desktop_app.export import ANIMATION_FILTER, PNG_FILTER, ExportAction
 from desktop_app.lessons import view_hooks
-from desktop_app.lessons import view_hooks
 from desktop_app.views.generate import run_export
 from desktop_app.views.generate.model_panel import ModelPanel, class_names, num_classes, sample_shape
 from desktop_app.views.generate.results_panel import ResultsPanel
@@ -49,7 +48,6 @@ class GenerateView(QWidget):
 
     title = "Generate"
     status_changed = Signal(str)
-    values_changed = Signal()  # lesson_values() changed (the lesson panel re-renders)
     values_changed = Signal()  # lesson_values() changed (the lesson panel re-renders)
 
     def __init__(self, settings: QSettings, parent: QWidget | None = None):
@@ -105,7 +103,6 @@ class GenerateView(QWidget):
         self.refresh_models()
         form.restore_settings(settings)
         view_hooks.watch_generate(self)
-        view_hooks.watch_generate(self)
 
     # ------------------------------------------------------------------------------------------
     # Models
@@ -126,14 +123,6 @@ class GenerateView(QWidget):
 
     def model_name(self) -> str:
         return self.model_panel.model_name()
-
-    def lesson_values(self) -> dict:
-        """The live values a lesson may show (names and meanings: desktop_app/lessons/vocabulary.py)."""
-        return view_hooks.generate_values(self)
-
-    def apply_lesson_state(self, state: dict) -> None:
-        """Show what a lesson step names (sampler, steps, eta, guidance_scale, seed)."""
-        view_hooks.apply_generate_state(self, state)
 
     def lesson_values(self) -> dict:
         """The live values a lesson may show (names and meanings: desktop_app/lessons/vocabulary.py)."""

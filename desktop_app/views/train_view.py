@@ -35,7 +35,6 @@ from core.training import TrainConfig
 from desktop_app import paths
 from desktop_app.export import CSV_FILTER, PNG_FILTER, ExportAction, save_png
 from desktop_app.lessons import view_hooks
-from desktop_app.lessons import view_hooks
 from desktop_app.views.train.data_picker import DRAWING_SPEC
 from desktop_app.views.train.form_parts import show_field_value
 from desktop_app.views.train.formatting import format_count, format_duration
@@ -61,7 +60,6 @@ class TrainView(QWidget):
     status_changed = Signal(str)
     model_trained = Signal(object)  # the Finished event: .model (EMA, CPU), .schedule, .metadata, .checkpoint_path
     values_changed = Signal()  # lesson_values() changed (the lesson panel re-renders)
-    values_changed = Signal()  # lesson_values() changed (the lesson panel re-renders)
 
     def __init__(self, settings: QSettings, parent: QWidget | None = None):
         super().__init__(parent)
@@ -76,7 +74,6 @@ class TrainView(QWidget):
         self._model_label = ""  # the current / last run's network (what it is, not what the form now says)
         self._form_before_resume: dict | None = None  # the user's form while a resumed run shows its own
         self.last_step_event = None  # the latest StepEvent (the lesson panel's step and loss)
-        self.last_step_event = None  # the latest StepEvent (the lesson panel's step and loss)
 
         self.setup_panel = SetupPanel(settings, speed_probe=self.speed_probe_enabled)
         self.controls = RunControls()
@@ -85,7 +82,6 @@ class TrainView(QWidget):
         self.curves = LossCurves(preview=self.preview_panel)
         self._expose_widgets()
         self._lay_out()
-        view_hooks.watch_train(self)
         view_hooks.watch_train(self)
 
         self.setup_panel.dataset_changed.connect(self._on_dataset_changed)
@@ -176,14 +172,6 @@ class TrainView(QWidget):
     def set_drawing(self, strokes: list[np.ndarray]) -> Path | None:
         """Train on a new drawing from now on (see ``DataPicker.set_drawing``)."""
         return self.setup_panel.data.set_drawing(strokes)
-
-    def lesson_values(self) -> dict:
-        """The live values a lesson may show (names and meanings: desktop_app/lessons/vocabulary.py)."""
-        return view_hooks.train_values(self)
-
-    def apply_lesson_state(self, state: dict) -> None:
-        """Show what a lesson step names (T, steps)."""
-        view_hooks.apply_train_state(self, state)
 
     def lesson_values(self) -> dict:
         """The live values a lesson may show (names and meanings: desktop_app/lessons/vocabulary.py)."""
@@ -394,8 +382,6 @@ class TrainView(QWidget):
             self.curves.append(steps, losses, grads)
         if last_step_event is not None:
             self._show_progress(last_step_event)
-            self.last_step_event = last_step_event
-            self.values_changed.emit()
             self.last_step_event = last_step_event
             self.values_changed.emit()
 
