@@ -20,6 +20,8 @@ SHORTCUTS_TEMPLATE = """
 <tr><td><b>Ctrl+E</b></td><td>export what the current view shows (also File ▸ Export)</td></tr>
 <tr><td><b>Ctrl+Q</b></td><td>quit</td></tr>
 <tr><td colspan="2"><br><b>Teaching</b></td></tr>
+<tr><td><b>F2</b></td><td>the lesson panel: the guided tour, live numbers, predict-then-reveal questions</td></tr>
+<tr><td><b>Alt+← / Alt+→</b></td><td>previous / next step of the tour (while the lesson panel is shown)</td></tr>
 <tr><td><b>Ctrl+Shift+T</b></td><td>teacher mode: large text, high contrast, thick curves, fewer controls</td></tr>
 <tr><td><b>F11</b></td><td>full screen</td></tr>
 <tr><td><b>Ctrl+Shift+S / Ctrl+Shift+L</b></td><td>save / open a session (resources/sessions has lesson presets)</td></tr>
