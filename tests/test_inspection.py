@@ -107,3 +107,26 @@ def test_other_networks_list_their_children():
     assert [b.name for b in blocks] == [name for name, _ in model.named_children()]
     shapes = trace_shapes(model, (2,), batch=5)
     assert any(s.output == (5, 2) for s in shapes.values())  # the last layer predicts 2-D ε
+
+
+def test_only_the_calling_threads_forward_pass_is_recorded():
+    """The app may sample from the same model on another thread while the diagram records activations."""
+    import threading
+
+    class Shared(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inner = torch.nn.Linear(2, 2)
+
+        def forward(self, x, t, class_labels=None):
+            mine = self.inner(x)
+            other = threading.Thread(target=lambda: self.inner(torch.full_like(x, 7.0)))  # a sampler elsewhere
+            other.start()
+            other.join()
+            return mine
+
+    model = Shared().eval()
+    x = torch.randn(3, 2, generator=torch.Generator().manual_seed(4))
+    recorded = record_activations(model, x, 0, names=["inner"])
+    with torch.no_grad():
+        torch.testing.assert_close(recorded.outputs["inner"], model.inner(x))

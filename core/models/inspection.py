@@ -7,11 +7,13 @@ connections, the output head; any other network: its top-level children in order
 shows what ``trace_shapes`` and ``record_activations`` measure with forward hooks
 (``nn.Module.register_forward_hook``) during one real forward pass ``model(x_t, t, class_labels)``:
 nothing is computed from formulas that could drift from the code, and the hooks are removed again
-before either function returns, even when the forward pass raises.
+before either function returns, even when the forward pass raises. Only the calling thread's forward
+pass is recorded: the app may be sampling from the same model on another thread meanwhile.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -123,11 +125,15 @@ def _hooked(model: nn.Module, names: Sequence[str], record) -> Iterator[None]:
     if unknown:
         raise ValueError(f"This network has no block called {', '.join(unknown)}.")
     handles = []
+    thread = threading.get_ident()  # the same model may be sampling on another thread: ignore its calls
+
+    def hook(name, args, out):
+        if threading.get_ident() == thread:
+            record(name, args, out)
+
     try:
         for name in names:
-            handles.append(
-                modules[name].register_forward_hook(lambda _m, args, out, name=name: record(name, args, out))
-            )
+            handles.append(modules[name].register_forward_hook(lambda _m, args, out, name=name: hook(name, args, out)))
         yield
     finally:
         for handle in handles:
