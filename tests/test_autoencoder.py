@@ -15,6 +15,7 @@ from core.models.autoencoder import (
     DiagonalGaussian,
     kl_to_standard_normal,
     measure_scale_factor,
+    reconstruct,
 )
 from core.models.unet import UNet, preset_config
 from core.training.autoencoder import (
@@ -137,3 +138,16 @@ def test_a_flipped_weight_byte_is_refused(tmp_path):
     path.write_bytes(bytes(data))
     with pytest.raises(CheckpointError, match="damaged|checksum"):
         load_autoencoder(path)
+
+
+def test_reconstruct_reports_the_error_it_shows():
+    torch.manual_seed(2)
+    model = Autoencoder(AutoencoderConfig(in_channels=3, **TINY)).eval()
+    model.scale_factor.fill_(2.0)
+    x = make_shapes(3, seed=4).images
+    r = reconstruct(model, x)
+    x_rec = model.decode(model.encode(x).mean).detach()
+    torch.testing.assert_close(r.latent, 2.0 * model.encode(x).mean.detach())
+    torch.testing.assert_close(r.mse, ((x_rec - x) ** 2).mean(dim=(1, 2, 3)))
+    torch.testing.assert_close(r.error_map, (x_rec - x).abs().mean(1))
+    torch.testing.assert_close(r.psnr_db, 10 * torch.log10(4 / r.mse))

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from core.data.shapes import make_shapes
-from core.diffusion.latent import sample_latent
+from core.diffusion.latent import LatentSampled, LatentStep, sample_latent, trace_latent_ddim
 from core.diffusion.samplers import SamplingCancelled, sample_ddim
 from core.io import CheckpointError
 from core.io.autoencoder_file import save_autoencoder
@@ -123,3 +123,19 @@ def test_sample_latent_is_ddim_on_latents_and_decodes_every_prediction(trained):
     torch.testing.assert_close(steps[0].z_t, z_T)
     with pytest.raises(SamplingCancelled):
         sample_latent(model, ae.decode_scaled, z_T, schedule, 4, cond=cond, on_step=lambda s: s.index == 1)
+
+
+def test_traced_ddim_gives_the_same_steps_and_sample(trained):
+    folder, _, _ = trained
+    loaded = load_latent_checkpoint(folder / "latent_unet.safetensors")
+    model, schedule, ae = loaded.checkpoint.model, loaded.checkpoint.schedule, loaded.autoencoder
+    z_T = torch.randn(2, 4, 8, 8, generator=torch.Generator().manual_seed(1))
+    reference = []
+    z0, _ = sample_latent(model, ae.decode_scaled, z_T, schedule, 3, on_step=reference.append)
+    events = list(trace_latent_ddim(model, ae.decode_scaled, z_T, schedule, 3))
+    steps = [e for e in events if isinstance(e, LatentStep)]
+    assert len(steps) == 3 and isinstance(events[-1], LatentSampled)
+    for ours, theirs in zip(steps, reference, strict=True):
+        torch.testing.assert_close(ours.pred_z0, theirs.pred_z0)
+        torch.testing.assert_close(ours.decoded_x0, theirs.decoded_x0)
+    torch.testing.assert_close(events[-1].z0, z0)

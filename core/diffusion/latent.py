@@ -9,12 +9,12 @@ show, at every step, the latent z_t and the image its prediction ẑ_0 decodes t
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import torch
 
-from core.diffusion.samplers import SAMPLERS, SamplerStep
+from core.diffusion.samplers import SAMPLERS, SamplerStep, ddim_step, denoise, make_timesteps
 
 
 @dataclass
@@ -70,3 +70,38 @@ def sample_latent(
 
     z0 = SAMPLERS[sampler](model, z_T, schedule, steps, generator=generator, callback=callback, cond=cond)
     return z0, decode(z0)
+
+
+@dataclass
+class LatentSampled:
+    """The end of a traced run: the final latents and their decoding."""
+
+    z0: torch.Tensor  # (B, c, h, w)
+    images: torch.Tensor  # (B, C, H, W) = decode(z0)
+
+
+@torch.no_grad()
+def trace_latent_ddim(
+    model,
+    decode: Callable[[torch.Tensor], torch.Tensor],
+    z_T: torch.Tensor,
+    schedule,
+    steps: int = 50,
+    *,
+    cond: dict | None = None,
+    spacing: str = "trailing",
+) -> Iterator[LatentStep | LatentSampled]:
+    """Deterministic DDIM (Song et al. 2021, eq. 12 with η = 0) on latents as a generator: a
+    ``LatentStep`` per step (z_t, ẑ_0 and 𝒟(ẑ_0 / s)), then ``LatentSampled``. The same numbers as
+    ``sample_latent(..., sampler="ddim")``; a generator so a GUI worker can stop it between steps.
+    Latents are never clipped: unlike pixels they have no [−1, 1] range."""
+    ts = make_timesteps(schedule, steps, spacing)
+    z, n = z_T, len(ts)
+    for i, t in enumerate(ts):
+        t_prev = ts[i + 1] if i + 1 < n else -1
+        pred_z0, pred_eps = denoise(model, z, t, schedule, cond, None)
+        yield LatentStep(
+            i, n, int(t), z.float().cpu().clone(), pred_z0.float().cpu().clone(), decode(pred_z0).float().cpu()
+        )
+        z = ddim_step(schedule, z, pred_z0, pred_eps, t, t_prev, 0.0, None)
+    yield LatentSampled(z.float().cpu().clone(), decode(z).float().cpu())

@@ -195,3 +195,30 @@ def measure_scale_factor(model: Autoencoder, images: torch.Tensor, batch_size: i
     if not std > 0:
         raise ValueError("The latents of these images have no spread, so no scale factor can be measured.")
     return 1.0 / std
+
+
+@dataclass
+class Reconstruction:
+    """One pass through the autoencoder, everything the Latent diffusion view shows (CPU float32)."""
+
+    latent: torch.Tensor  # (B, c, h, w) the scaled latent s · μ(x) that diffusion works on
+    reconstruction: torch.Tensor  # (B, C, H, W) 𝒟(μ(x))
+    error_map: torch.Tensor  # (B, H, W) |x − 𝒟(μ(x))| averaged over channels
+    mse: torch.Tensor  # (B,) mean squared error per pixel
+    psnr_db: torch.Tensor  # (B,) 10 log₁₀(2² / MSE): the peak-to-peak range of [−1, 1] is 2
+
+
+@torch.no_grad()
+def reconstruct(model: Autoencoder, x: torch.Tensor) -> Reconstruction:
+    """Encode ``x`` to its posterior mean, decode it, and measure what was lost."""
+    mean = model.encode(x).mode()
+    x_rec = model.decode(mean)
+    diff = x_rec - x
+    mse = diff.pow(2).flatten(1).mean(1)
+    return Reconstruction(
+        (mean * model.scale_factor).float(),
+        x_rec.float(),
+        diff.abs().mean(1).float(),
+        mse.float(),
+        (10.0 * torch.log10(4.0 / mse.clamp_min(1e-12))).float(),
+    )

@@ -21,6 +21,8 @@ VIEW_SPECS = (
     ("Fast sampling", "desktop_app.views.fast_view", "FastView"),
     ("Score & likelihood", "desktop_app.views.score_view", "ScoreView"),
     ("Sampler race", "desktop_app.views.race_view", "RaceView"),
+    ("Latent diffusion", "desktop_app.views.latent_view", "LatentView"),
+    ("Compare models", "desktop_app.views.compare_view", "CompareView"),
 )
 VIEW_ICONS = (
     QStyle.StandardPixmap.SP_MediaSeekForward,
@@ -32,6 +34,8 @@ VIEW_ICONS = (
     QStyle.StandardPixmap.SP_MediaSkipForward,
     QStyle.StandardPixmap.SP_FileDialogContentsView,
     QStyle.StandardPixmap.SP_MediaSeekBackward,
+    QStyle.StandardPixmap.SP_DriveFDIcon,
+    QStyle.StandardPixmap.SP_FileDialogListView,
 )
 # What the background thread imports before the views are built: everything heavy they need.
 HEAVY_MODULES = (
