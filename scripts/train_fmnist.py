@@ -67,21 +67,29 @@ def main(argv=None) -> int:
     p.add_argument("--resume", default=None)
     args = p.parse_args(argv)
 
+    recipe = "python scripts/train_fmnist.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    return run(FMNIST_RECIPE, args.out, args.steps, args.time_budget, args.threads, args.device, args.seed,
+               args.checkpoint_every, args.resume, recipe)  # fmt: skip
+
+
+def run(recipe: dict, out: str, steps: int, time_budget: float | None, threads: int, device: str, seed: int,
+        checkpoint_every: int, resume: str | None, command: str) -> int:  # fmt: skip
+    """Train ``recipe`` to ``out``, printing the run's events (shared with the other image recipes)."""
     config = TrainConfig(
-        **FMNIST_RECIPE,
-        steps=args.steps,
-        time_budget_s=args.time_budget,
-        threads=args.threads,
-        device=args.device,
-        seed=args.seed,
-        checkpoint_every=args.checkpoint_every,
-        checkpoint_path=args.out,
+        **recipe,
+        steps=steps,
+        time_budget_s=time_budget,
+        threads=threads,
+        device=device,
+        seed=seed,
+        checkpoint_every=checkpoint_every,
+        checkpoint_path=out,
         preview_every=0,
         log_every=25,
-        recipe="python scripts/train_fmnist.py " + " ".join(sys.argv[1:] if argv is None else argv),
+        recipe=command,
     )
     t0 = time.time()
-    for event in train(config, resume_from=args.resume):
+    for event in train(config, resume_from=resume):
         if isinstance(event, Started):
             print(
                 f"training {event.num_parameters:,} parameters on {event.device}, {event.dataset_size} images",

@@ -1,5 +1,6 @@
 """The diffusion maths: noise schedules, the forward process, prediction types, samplers, guidance."""
 
+from core.diffusion.colourisation import colour_accuracy, colourise, to_grey
 from core.diffusion.editing import (
     EDIT_LABELS,
     EDIT_METHODS,
@@ -86,6 +87,9 @@ from core.diffusion.trajectory import (
 )
 
 __all__ = [
+    "colour_accuracy",
+    "colourise",
+    "to_grey",
     "ARRAYS_PER_STEP",
     "Callback",
     "ClassifierFreeGuidance",

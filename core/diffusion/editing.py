@@ -22,6 +22,8 @@ None of these methods retrains anything: they run the same reverse process as th
   x_{t−1} ← x_{t−1} − U(D(x_{t−1})) + U(D(y_{t−1})),  y_{t−1} ~ q(y_{t−1} | U(y)),
   with D = average pooling and U = nearest upsampling, so D(U(z)) = z and the final projection makes
   the result's downsample equal the low-resolution input.
+- **Colourisation** (``core/diffusion/colourisation.py``) is the same projected sampler
+  (``projected_ddpm``) with the grey-level measurement instead of the downsample.
 
 Every function takes the samplers' arguments (model, schedule, steps, generator, callback, cond,
 clip_x0, spacing) and calls ``callback(SamplerStep)`` once per network evaluation, so
@@ -40,12 +42,13 @@ from torch.nn import functional
 from core.diffusion.samplers import _noise_like, _report, ddim_step, ddpm_step, denoise, make_timesteps
 from core.diffusion.schedules import NoiseSchedule
 
-EDIT_METHODS = ("repaint", "replace", "sdedit", "super_resolution")
+EDIT_METHODS = ("repaint", "replace", "sdedit", "super_resolution", "colourise")
 EDIT_LABELS = {
     "repaint": "RePaint (with resampling)",
     "replace": "Replace the known part",
     "sdedit": "SDEdit",
     "super_resolution": "Super-resolution (projection)",
+    "colourise": "Colourised (projection)",  # core/diffusion/colourisation.py, on projected_ddpm below
 }
 DEFAULT_JUMP_LENGTH = 5  # sampler steps between a RePaint jump's start and end (RePaint uses 10 of 250)
 DEFAULT_RESAMPLINGS = 3  # RePaint's U: how often each jump segment is denoised (1 = no resampling)
@@ -337,18 +340,39 @@ def super_resolve(
             f"(for example {size // 2}×{size // 2})."
         )
     factor = size // h
-    ts = make_timesteps(schedule, steps, spacing)
     shape = (y_low.shape[0], y_low.shape[1], size, size)
-    x = torch.randn(shape, generator=generator, dtype=y_low.dtype, device=y_low.device) if x_T is None else x_T.clone()
     y_up = upsample_nearest(y_low, factor)
+    return projected_ddpm(
+        model, shape, y_up, lambda x, y_next: project_low_resolution(x, downsample(y_next, factor), factor),
+        schedule, steps, generator=generator, callback=callback, cond=cond, clip_x0=clip_x0, spacing=spacing, x_T=x_T,
+    )  # fmt: skip
+
+
+@torch.no_grad()
+def projected_ddpm(model, shape, y_lifted, project, schedule, steps=50, *, generator=None, callback=None, cond=None,
+                   clip_x0=None, spacing="trailing", x_T=None):  # fmt: skip
+    """DDPM ancestral sampling with a projection onto a linear constraint after every step (ILVR).
+
+    ``y_lifted`` is the measurement lifted to image space (any x_0 meeting the constraint); at each
+    step it is noised to the new level, y_{t−1} ~ q(y_{t−1} | y_lifted) (DDPM eq. 4), and
+    ``project(x_{t−1}, y_{t−1})`` returns the closest image to x_{t−1} that agrees with y_{t−1} on
+    what the measurement sees. At the last step y_{−1} = y_lifted, so the result meets the
+    constraint exactly.
+    """
+    ts = make_timesteps(schedule, steps, spacing)
+    x = (
+        torch.randn(shape, generator=generator, dtype=y_lifted.dtype, device=y_lifted.device)
+        if x_T is None
+        else x_T.clone()
+    )
     n = len(ts)
     for i, t in enumerate(ts):
         t_next = ts[i + 1] if i + 1 < n else -1
         pred_x0, pred_eps = denoise(model, x, t, schedule, cond, clip_x0)
         noise = _noise_like(x, generator) if t_next >= 0 else None
         x_next = ddpm_step(schedule, x, pred_x0, t, t_next, "posterior", noise)
-        y_next = q_sample_at(y_up, schedule, t_next, _noise_like(x, generator))  # y_{t−1} ~ q(y_{t−1} | U(y))
-        x_next = project_low_resolution(x_next, downsample(y_next, factor), factor)  # ILVR eq. 8
+        y_next = q_sample_at(y_lifted, schedule, t_next, _noise_like(x, generator))
+        x_next = project(x_next, y_next)
         _report(callback, i, n, t, t_next, x, pred_x0, pred_eps, x_next)
         x = x_next
     return x
