@@ -46,14 +46,17 @@ def _drag(slider, to_fraction: float) -> None:
         QApplication.sendEvent(slider, event)
 
 
-def test_dragging_t_redraws_both_fields(view):
-    assert view.model is not None and view.field_arrow_count() == 32 * 32
+def test_dragging_t_redraws_both_fields(qtbot, view):
+    assert view.model is not None
+    qtbot.waitUntil(lambda: view.drawn_t == view.scrubber.value(), timeout=30_000)  # computed off the GUI thread
+    assert view.field_arrow_count() == 32 * 32
     arrows_before = view.learned_plot.arrows.getData()[0].copy()
     exact_before = view.exact_plot.arrows.getData()[0].copy()
     info_before = view.info.text()
     _drag(view.scrubber._slider, 0.7)
     t = view.scrubber.value()
     assert t > 500  # the handle went where it was dragged
+    qtbot.waitUntil(lambda: view.drawn_t == t, timeout=30_000)  # the newest t is drawn last
     assert not np.allclose(view.learned_plot.arrows.getData()[0], arrows_before)
     assert not np.allclose(view.exact_plot.arrows.getData()[0], exact_before)
     assert view.info.text() != info_before and "‖ε̂_θ − ε*‖" in view.info.text()
@@ -61,6 +64,10 @@ def test_dragging_t_redraws_both_fields(view):
     assert heat is not None and heat.shape == (32, 32) and np.isfinite(heat).all()
     samples = view.learned_plot.samples.getData()[0]
     assert len(samples) == 300 and np.isfinite(samples).all()
+    # Going back to the first t draws from the cache at once, the very arrows it had.
+    with qtbot.waitSignal(view.field_drawn, timeout=1_000) as drawn:
+        view.scrubber.setValue(100)
+    assert drawn.args == [100] and np.array_equal(view.learned_plot.arrows.getData()[0], arrows_before)
 
 
 def test_nll_run_finishes_with_a_number_and_a_density(qtbot, view):

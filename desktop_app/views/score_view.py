@@ -22,11 +22,11 @@ from PySide6.QtCore import QSettings, Qt, Signal, Slot
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from core.data.registry import get_dataset
-from core.diffusion.forward_process import q_sample
 from core.diffusion.ideal_denoiser import IdealDenoiser
-from core.diffusion.score import check_score_model, outside_data_range, score_field
+from core.diffusion.score import check_score_model
 from core.io import CheckpointError, load_denoiser
 from desktop_app.model_library import list_models
+from desktop_app.views.score.field_frames import FieldFrame, FieldFrames, FieldSource
 from desktop_app.views.score.field_plot import FieldPlot
 from desktop_app.views.score.image_models_panel import ImageModelsPanel
 from desktop_app.views.score.likelihood_panel import LikelihoodPanel
@@ -61,6 +61,7 @@ class ScoreView(QWidget):
 
     title = "Score & likelihood"
     status_changed = Signal(str)
+    field_drawn = Signal(int)  # t of the field now on screen
 
     def __init__(self, settings: QSettings, parent: QWidget | None = None):
         super().__init__(parent)
@@ -70,6 +71,10 @@ class ScoreView(QWidget):
         self._data: torch.Tensor | None = None
         self._noise: torch.Tensor | None = None
         self._entries = [e for e in list_models() if e.usable and _is_2d(e)]
+        self.drawn_t: int | None = None
+        self.frames = FieldFrames(self)
+        self.frames.ready.connect(self._on_frame)
+        self.frames.failed.connect(self._on_frame_failed)
         self._build_ui()
         saved = str(settings.value("score/model", ""))
         names = [e.path.stem for e in self._entries]
@@ -155,6 +160,7 @@ class ScoreView(QWidget):
         self.model, self.schedule, self._data = checkpoint.model, checkpoint.schedule, data
         self._ideal = IdealDenoiser(data, self.schedule)
         self._noise = torch.randn(min(SAMPLES, len(data)), 2, generator=torch.Generator().manual_seed(0))
+        self.frames.set_source(FieldSource(self.model, self.schedule, self._ideal, data, self._noise, EXTENT, GRID))
         self.settings.setValue("score/model", entry.path.stem)
         cloud = data.numpy()
         for plot in (self.learned_plot, self.exact_plot):
@@ -191,25 +197,30 @@ class ScoreView(QWidget):
         if self.model is None:
             return
         self.particles.set_t(t)
-        try:
-            field = score_field(self.model, self.schedule, t, extent=EXTENT, size=GRID, data=self._ideal)
-        except ValueError as error:
-            self.info.setText(str(error))
-            return
-        cell = 2 * EXTENT / (GRID - 1)
-        points = field.points.numpy()
-        self.learned_plot.set_field(points, field.learned.numpy(), cell)
-        self.exact_plot.set_field(points, field.exact.numpy(), cell)
-        error = field.error().numpy()
+        self.frames.request(t)  # drawn by _on_frame, at once when cached, else when a worker has computed it
+
+    @Slot(object)
+    def _on_frame(self, frame: FieldFrame) -> None:
+        self.learned_plot.set_segments(frame.learned_segments)
+        self.exact_plot.set_segments(frame.exact_segments)
+        error = frame.error
         self.exact_plot.set_heat(error, EXTENT, levels=(0.0, max(float(error.max()), 1e-6)))
-        x_t = q_sample(self.schedule, self._data[: len(self._noise)], t, self._noise)
-        self.learned_plot.set_samples(x_t.numpy())
-        outside = outside_data_range(field.points, self._data)
-        note = f" {outside} of the {GRID * GRID} arrows lie beyond the data (extrapolation)." if outside else ""
+        self.learned_plot.set_samples(frame.samples)
+        note = (
+            f" {frame.outside} of the {GRID * GRID} arrows lie beyond the data (extrapolation)."
+            if frame.outside
+            else ""
+        )
         self.info.setText(
             f"Mean ‖ε̂_θ − ε*‖ over the grid: {float(error.mean()):.3f} (max {float(error.max()):.3f}); "
             f"exact score from {len(self._data)} training points.{note}"
         )
+        self.drawn_t = frame.t
+        self.field_drawn.emit(frame.t)
+
+    @Slot(str)
+    def _on_frame_failed(self, text: str) -> None:
+        self.info.setText(text)
 
     def field_arrow_count(self) -> int:
         return self.learned_plot.segment_count // 3
@@ -217,6 +228,6 @@ class ScoreView(QWidget):
     # --- lifecycle --------------------------------------------------------------------------------
 
     def shutdown(self) -> bool:
-        for panel in (self.particles, self.paths, self.likelihood, self.images):
+        for panel in (self.frames, self.particles, self.paths, self.likelihood, self.images):
             panel.shutdown()
         return True
