@@ -18,13 +18,14 @@ hidden again, and shown on leaving teacher mode.
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import replace
 
-from PySide6.QtCore import QEvent, QObject, QSettings, QTimer, Signal, Slot
+from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFormLayout, QLabel, QMainWindow, QMenu, QWidget
 
-from desktop_app.window import themes
+from desktop_app.window import themes, zoom
 
 ADVANCED_PROPERTY = "advanced"
 TEACHER_ZOOM = 1.5
@@ -106,13 +107,11 @@ class TeacherMode(QObject):
         if on:
             self.settings.setValue(PREVIOUS_ZOOM, window.zoom_factor())
             self.settings.setValue(PREVIOUS_THEME, window.theme_name())
-            window.set_theme(TEACHER_THEME.name)
-            window.set_zoom(TEACHER_ZOOM)
+            self._apply(TEACHER_ZOOM, TEACHER_THEME.name)
             self.hide_advanced()
         else:
             self.show_advanced()
-            window.set_theme(str(self.settings.value(PREVIOUS_THEME, themes.DEFAULT_THEME)))
-            window.set_zoom(float(self.settings.value(PREVIOUS_ZOOM, 1.0)))
+            self._apply(self.settings.value(PREVIOUS_ZOOM, zoom.DEFAULT_ZOOM), self.settings.value(PREVIOUS_THEME, ""))
         window.statusBar().showMessage("Teacher mode on (Ctrl+Shift+T: off)" if on else "Teacher mode off", 4000)
         self.toggled.emit(on)
 
@@ -168,8 +167,28 @@ class TeacherMode(QObject):
         """Teacher mode's curves are thicker than the high-contrast theme's own; widgets with a style
         sheet take the new font and palette only when polished again (in or out of teacher mode)."""
         if self._on and theme == TEACHER_THEME.name:
-            themes.apply_theme(TEACHER_THEME, [self.window])
+            themes.apply_theme(TEACHER_THEME, [])  # curves made from now on; the plots restyled are thickened here
+            self._thicken_curves()
         self._restyle_sheets()
+
+    def _apply(self, factor, theme_name) -> None:
+        """Text size and theme in one go (one restyle of every plot, not one each)."""
+        self.settings.setValue(zoom.ZOOM_SETTING, zoom.clamp_zoom(factor))
+        self.settings.setValue(themes.THEME_SETTING, themes.theme_named(theme_name).name)
+        self.window.appearance.apply()
+
+    def _thicken_curves(self) -> None:
+        if "pyqtgraph" not in sys.modules:  # no plot exists yet
+            return
+        import pyqtgraph as pg
+
+        for view in self.window.findChildren(pg.GraphicsView):
+            for item in view.scene().items():
+                if isinstance(item, pg.PlotDataItem):
+                    pen = pg.mkPen(item.opts.get("pen"))
+                    if pen.style() != Qt.PenStyle.NoPen and pen.widthF() < TEACHER_CURVE_WIDTH:
+                        pen.setWidthF(TEACHER_CURVE_WIDTH)
+                        item.setPen(pen)
 
     def _restyle_sheets(self) -> None:
         """Polish widgets with a style sheet again; in teacher mode, a sheet whose text colour is too
@@ -192,7 +211,8 @@ class TeacherMode(QObject):
     def _on_views_ready(self) -> None:
         if self._on:
             self.hide_advanced()
-            themes.apply_theme(TEACHER_THEME, [self.window])
+            themes.apply_theme(TEACHER_THEME, [])
+            self._thicken_curves()
             self._restyle_sheets()
 
     @Slot(bool)
