@@ -177,3 +177,39 @@ def test_a_model_trained_in_this_session_can_edit_before_it_is_saved(qtbot, view
     quick_form(view, 0, samples=1)
     run_and_wait(qtbot, view)
     assert len(view.results.recordings) == 2
+
+
+def test_colourise_a_grey_shape_with_a_colour_model(qtbot, view):
+    from types import SimpleNamespace
+
+    from core.data import make_shapes
+    from core.diffusion import IdealDenoiser, make_schedule, to_grey
+
+    schedule = make_schedule("linear", 200)
+    shapes = make_shapes(1000, seed=1).images[:8]  # the Edit view's "Coloured shape" 0…7
+    colour_model = SimpleNamespace(model=IdealDenoiser(shapes, schedule), schedule=schedule,
+                                   metadata={"image_shape": [3, 32, 32], "dataset_name": "eight shapes"})  # fmt: skip
+    view.add_model(colour_model)
+    form = view.method_panel
+    form.task_combo.setCurrentIndex(form.task_combo.findData("colourise"))
+    assert view.source_panel.kind() == "Coloured shape"  # switched from Fashion-MNIST, which has no colour
+    form.steps_spin.setValue(10)
+    form.samples_spin.setValue(2)
+    run_and_wait(qtbot, view)
+    titles = [tile.title() for tile in view.results.shown_tiles()]
+    assert titles == ["Before", "Grey input", "Colourised (projection)"]
+    (outcome,) = view.results.recordings
+    grey = to_grey(torch.from_numpy(view.source.image)[None])
+    np.testing.assert_allclose(to_grey(torch.from_numpy(outcome.images)).numpy(),
+                               grey.expand(2, -1, -1, -1).numpy(), atol=1e-5)  # fmt: skip
+    assert outcome.extra["colour_accuracy"] == 1.0 and "true colour 100%" in outcome.caption
+    assert "cannot be told apart" in view.status_label.text()
+
+
+def test_colourising_with_a_grey_model_only_is_explained(qtbot, view, warnings, monkeypatch):
+    monkeypatch.setattr(view.method_panel, "select_colour_model", lambda: False)  # as if no colour model existed
+    form = view.method_panel
+    form.task_combo.setCurrentIndex(form.task_combo.findData("colourise"))
+    assert "needs a colour model" in view.status_label.text()
+    qtbot.mouseClick(form.run_button, Qt.MouseButton.LeftButton)
+    assert warnings and "needs a colour model" in warnings[-1][1]

@@ -22,6 +22,7 @@ from PySide6.QtCore import QSettings, Qt, Slot
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QMessageBox, QProgressBar, QVBoxLayout, QWidget
 
+from core.data.shapes import SHAPE_COLORS
 from core.diffusion.editing import check_hole_mask
 from core.io import CheckpointError, load_denoiser
 from desktop_app import paths
@@ -35,7 +36,9 @@ from desktop_app.views.edit.source_panel import SourcePanel
 from desktop_app.views.edit.sources import (
     IMAGE_FILE_FILTER,
     SOURCE_DRAWING,
+    SOURCE_FASHION,
     SOURCE_FILE,
+    SOURCE_SHAPES,
     EditSource,
     builtin_source,
     drawing_source,
@@ -99,6 +102,20 @@ class EditView(QWidget):
     @Slot(str)
     def _on_task_changed(self, task: str) -> None:
         self.mask_panel.setEnabled(task == "inpaint")  # the mask means nothing to SDEdit or super-resolution
+        if task == "colourise" and not self.is_running():
+            self._prepare_colourisation()
+
+    def _prepare_colourisation(self) -> None:
+        """Colourising needs a colour model: switch to one (and to coloured shapes) if a grey one is chosen."""
+        try:
+            colour = self.model_shape()[0] == 3
+        except ValueError:
+            colour = False
+        if not colour and not self.method_panel.select_colour_model():
+            self.status_label.setText("Colourisation needs a colour model: train one on colour images first.")
+            return
+        if self.source_panel.kind() == SOURCE_FASHION:
+            self.source_panel.source_combo.setCurrentText(SOURCE_SHAPES)
 
     # --- model and source -----------------------------------------------------------------------
 
@@ -238,6 +255,11 @@ class EditView(QWidget):
         hole = self.mask_panel.hole()
         if form.task == "inpaint":
             check_hole_mask(torch.from_numpy(hole), image)  # an empty or full mask is explained here
+        if form.task == "colourise" and image.shape[1] != 3:
+            raise ValueError(
+                "Colourisation needs a colour model: this one makes grey images. "
+                "Choose the coloured-shapes model (or one you trained on colour images)."
+            )
         if form.task == "super_resolution" and image.shape[-1] % 2:
             raise ValueError(f"Super-resolution needs an even image size; this model's is {image.shape[-1]}.")
         classes = int(getattr(checkpoint.model, "num_classes", 0) or 0)
@@ -249,7 +271,7 @@ class EditView(QWidget):
             form.task, checkpoint.model, checkpoint.schedule, image, hole, form.steps, form.strength,
             jump_length=form.jump_length, resamplings=form.resamplings, samples=form.samples, seed=form.seed,
             cond=cond, realism=self._is_fashion() and tuple(image.shape[1:]) == (1, 32, 32),
-            threads=default_worker_threads(),
+            threads=default_worker_threads(), palette=self._source_palette(),
         )  # fmt: skip
         worker = EditWorker(request)
         worker.events.connect(self._on_events)
@@ -262,6 +284,12 @@ class EditView(QWidget):
         self._worker = self._job.start(worker)
         self.status_label.setText("Running…")
         self._update_controls()
+
+    def _source_palette(self) -> np.ndarray | None:
+        """The colours a coloured-shapes source can have, in [−1, 1] (None for any other source)."""
+        if self.source_panel.kind() != SOURCE_SHAPES:
+            return None
+        return np.array(list(SHAPE_COLORS.values()), dtype=np.float32) / 127.5 - 1.0
 
     def _show_inputs(self, task: str, image: np.ndarray, hole: np.ndarray) -> None:
         self.results.set_tile(0, "Before", image, self.source.name)
@@ -288,7 +316,8 @@ class EditView(QWidget):
                 self._show_outcome(outcome)
 
     def _show_outcome(self, outcome: EditOutcome) -> None:
-        slots = {"repaint": 2, "replace": 3, "sdedit": 1, "low": 1, "bicubic": 2, "super_resolution": 3}
+        slots = {"repaint": 2, "replace": 3, "sdedit": 1, "low": 1, "bicubic": 2, "super_resolution": 3, "grey": 1,
+                 "colourise": 2}  # fmt: skip
         if outcome.key == "strip":
             index = 2 + self._strip_index
             self._strip_index += 1
@@ -317,6 +346,8 @@ class EditView(QWidget):
                 "and looks more like the training data.",
                 "super_resolution": "Both upscalings average back down to the 16×16 input; the distance is to "
                 "the original 32×32 image.",
+                "colourise": "Each result has exactly the grey levels of the input; the colours are the model's "
+                "guess. Colours of the same grey (red and blue shapes) cannot be told apart.",
             }
             self.status_label.setText("Done. " + notes.get(self._run_task, ""))
         self.progress.setFormat("%v / %m steps")

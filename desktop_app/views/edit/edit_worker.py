@@ -12,6 +12,9 @@ callback returns True and the core function raises ``SamplingCancelled``, which 
   realism number: the shipped classifier's confidence in its top class (``core.evaluation``).
 - Super-resolution: the input averaged down to half size, upscaled by ILVR projection and by bicubic
   interpolation, each scored by its RMS distance to the original.
+- Colourisation: the input turned grey (Rec. 601 luma) and coloured again by projection, scored by its
+  RMS distance to the original colours and, when the palette is known (coloured shapes), by the
+  fraction of shapes given their true colour.
 """
 
 from __future__ import annotations
@@ -29,11 +32,14 @@ from core.diffusion import (
     SamplerStep,
     SamplingCancelled,
     TrajectoryRecorder,
+    colour_accuracy,
+    colourise,
     faithfulness_distance,
     inpaint_repaint,
     inpaint_replace,
     sdedit,
     super_resolve,
+    to_grey,
     upsample_bicubic,
 )
 from core.diffusion.editing import downsample
@@ -49,7 +55,7 @@ SR_FACTOR = 2  # 32×32 ← 16×16
 class EditRequest:
     """Everything one run needs (tensors on the CPU; the model is only read)."""
 
-    task: str  # "inpaint", "sdedit" or "super_resolution"
+    task: str  # "inpaint", "sdedit", "super_resolution" or "colourise"
     model: object
     schedule: object
     image: torch.Tensor  # (1, C, H, W) in [−1, 1]
@@ -64,6 +70,7 @@ class EditRequest:
     cond: dict | None = None
     realism: bool = False  # score realism with the Fashion-MNIST classifier
     threads: int | None = None
+    palette: np.ndarray | None = None  # (K, 3) in [−1, 1]: the colours the source can have (coloured shapes)
 
 
 @dataclass
@@ -154,6 +161,20 @@ def edit_runs(request: EditRequest, callback):
             model, low, request.schedule, request.steps, image_size=size, generator=generator(),
             callback=callback(recorder), **common,
         ), batch, recorder)  # fmt: skip
+    elif request.task == "colourise":
+        if batch.shape[1] != 3:
+            raise ValueError("Colourisation needs a colour model (3 channels); this one makes grey images.")
+        grey = to_grey(batch)
+        yield EditOutcome("grey", "Grey input", grey[:1].numpy().astype(np.float32), caption="what the model is given")
+        recorder = TrajectoryRecorder()
+        outcome = timed("colourise", EDIT_LABELS["colourise"], lambda: colourise(
+            model, grey, request.schedule, request.steps, generator=generator(), callback=callback(recorder), **common,
+        ), batch, recorder)  # fmt: skip
+        if request.palette is not None:
+            right = colour_accuracy(torch.from_numpy(outcome.images), batch, torch.as_tensor(request.palette))
+            outcome.extra["colour_accuracy"] = right
+            outcome.caption += f"\ntrue colour {right:.0%}"
+        yield outcome
     else:
         raise ValueError(f"Unknown edit '{request.task}'.")
 

@@ -23,6 +23,7 @@ TASKS = (
     ("inpaint", "Inpainting: RePaint vs replace"),
     ("sdedit", "SDEdit (noise to t₀, denoise)"),
     ("super_resolution", "Super-resolution 16×16 → 32×32"),
+    ("colourise", "Colourise a grey picture (colour models)"),
 )
 ANY_CLASS = -1
 
@@ -158,6 +159,15 @@ class MethodPanel(QGroupBox):
         index = self.model_combo.findData(keep) if keep else -1
         self.model_combo.setCurrentIndex(max(index, 0) if self.model_combo.count() else -1)
         self.model_combo.blockSignals(False)
+
+    def select_colour_model(self) -> bool:
+        """Choose the first listed model of colour images (for colourisation); False when there is none."""
+        colour = {str(e.path) for e in image_models() if (e.metadata.get("image_shape") or [0])[0] == 3}
+        for i in range(self.model_combo.count()):
+            if self.model_combo.itemData(i) in colour:
+                self.model_combo.setCurrentIndex(i)
+                return True
+        return False
 
     def add_session_model(self, metadata: dict, select: bool) -> str:
         """List a model trained in this session (not necessarily saved); returns its key."""
