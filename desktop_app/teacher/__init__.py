@@ -76,6 +76,11 @@ class TeacherTools(QObject):
 
     def open_session(self, path: str | Path) -> bool:
         """Open a session file; a bad one gets a message and changes nothing. Returns success."""
+        if not self.window.views_loaded():
+            QMessageBox.information(
+                self.window, "Still starting", "The views are still loading: open the session again in a moment."
+            )
+            return False
         try:
             skipped = session.open_session(self.window, path)
         except session.SessionError as error:
