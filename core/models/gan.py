@@ -174,3 +174,11 @@ class GAN(nn.Module):
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.generate(z)
+
+
+@torch.no_grad()
+def sample_gan(gan: GAN, n: int, seed: int = 0, batch_size: int = 500) -> torch.Tensor:
+    """``n`` samples G(z), z ~ N(0, I) drawn from ``seed`` (eval mode: BatchNorm's running statistics)."""
+    gan.eval()
+    g = torch.Generator().manual_seed(seed)
+    return torch.cat([gan.generate(gan.sample_latents(min(batch_size, n - i), g)) for i in range(0, n, batch_size)])

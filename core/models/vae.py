@@ -203,3 +203,24 @@ def importance_weighted_bound(
         log_prior = (-0.5 * math.log(2 * math.pi) - 0.5 * z**2).sum(dim=1)
         log_weights.append(model.log_likelihood_given_z(x, z) + log_prior - log_q)
     return torch.logsumexp(torch.stack(log_weights), dim=0) - math.log(samples)
+
+
+@torch.no_grad()
+def sample_vae(vae: VAE, n: int, seed: int = 0) -> torch.Tensor:
+    """``n`` samples: the decoder's mean at z ~ N(0, I) from ``seed`` (the usual way VAE samples are shown).
+
+    For 2-D data the full generative model also adds the decoder's noise; ``sample_vae_noisy`` does that.
+    """
+    vae.eval()
+    z = torch.randn((n, vae.latent_dim), generator=torch.Generator().manual_seed(seed))
+    return vae.sample(z)
+
+
+@torch.no_grad()
+def sample_vae_noisy(vae: VAE, n: int, seed: int = 0) -> torch.Tensor:
+    """``n`` draws of the VAE's model p(x) = ∫ p(x|z) p(z) dz: z ~ N(0, I), then x ~ p(x|z)."""
+    vae.eval()
+    g = torch.Generator().manual_seed(seed)
+    z = torch.randn((n, vae.latent_dim), generator=g)
+    mean, log_scale = vae.decode(z)
+    return mean + torch.exp(log_scale) * torch.randn(mean.shape, generator=g)

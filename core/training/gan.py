@@ -31,7 +31,7 @@ import torch.nn.functional as F  # noqa: N812
 from core.data import ImageDataset, PointDataset
 from core.data.batches import MinibatchSampler
 from core.io.generative_checkpoints import load_generative, save_generative
-from core.models.gan import GAN, GANConfig
+from core.models.gan import GAN, GANConfig, sample_gan  # noqa: F401 - sample_gan re-exported
 from core.models.registry import count_parameters
 from core.runtime.device import describe_device, set_threads
 from core.training.control import TrainingControl
@@ -49,6 +49,7 @@ from core.training.generative import (
 )
 from core.training.history import LossHistory
 
+KIND = "gan"
 DIVERGED_ADVICE = (
     "GAN losses blow up when the two networks' learning rates are too high or too unequal: try a "
     "smaller learning rate, spectral normalisation, or the R1 penalty."
@@ -162,11 +163,13 @@ def train_gan(
     *,
     resume_from: str | Path | None = None,
     data: ImageDataset | PointDataset | None = None,
+    checkpoint_dir: str | Path | None = None,
 ) -> Iterator:
     """Train a GAN, yielding ``Started``, ``GANStep``, ``Preview``, ``GANLandscape``, ``CheckpointSaved``,
     ``Paused``/``Resumed`` and ``Finished`` (whose ``model`` is the GAN, ``schedule`` None).
 
     ``data`` trains on a dataset already in memory instead of ``config.dataset`` (a drawing, a test set).
+    ``checkpoint_dir``: where autosaves go when ``config.checkpoint_path`` is not set (as for ``train``).
     """
     control = control or TrainingControl()
     resumed = None
@@ -175,6 +178,8 @@ def train_gan(
         saved = check_resumable(Path(resume_from).name, resumed.training_state, resumed.metadata)
         keep = {"steps", "checkpoint_every", "checkpoint_path", "preview_every", "log_every", "threads"}
         config = dataclasses.replace(GANTrainConfig.from_dict(saved), **{k: getattr(config, k) for k in keep})
+    if config.checkpoint_path is None and checkpoint_dir is not None:
+        config = dataclasses.replace(config, checkpoint_path=str(Path(checkpoint_dir) / f"{KIND}_autosave.safetensors"))
     set_threads(config.threads)
     data = data if data is not None else load_data(config.dataset, config.data_limit)
     is_image = isinstance(data, ImageDataset)
@@ -290,11 +295,3 @@ def _samples(gan: GAN, z: torch.Tensor) -> np.ndarray:
     out = gan.generate(z).float().numpy()
     gan.train(was_training)
     return out
-
-
-@torch.no_grad()
-def sample_gan(gan: GAN, n: int, seed: int = 0, batch_size: int = 500) -> torch.Tensor:
-    """``n`` samples G(z), z ~ N(0, I) from ``seed`` (eval mode)."""
-    gan.eval()
-    g = torch.Generator().manual_seed(seed)
-    return torch.cat([gan.generate(gan.sample_latents(min(batch_size, n - i), g)) for i in range(0, n, batch_size)])

@@ -27,7 +27,7 @@ from core.data import ImageDataset, PointDataset
 from core.data.batches import MinibatchSampler
 from core.io.generative_checkpoints import load_generative, save_generative
 from core.models.registry import count_parameters
-from core.models.vae import VAE, VAEConfig, elbo_terms
+from core.models.vae import VAE, VAEConfig, elbo_terms, sample_vae, sample_vae_noisy  # noqa: F401 - re-exported
 from core.runtime.device import describe_device, set_threads
 from core.training.control import TrainingControl
 from core.training.events import CheckpointSaved, Finished, Preview, Started
@@ -43,6 +43,7 @@ from core.training.generative import (
 )
 from core.training.history import LossHistory
 
+KIND = "vae"
 DIVERGED_ADVICE = "Try a smaller learning rate (for example half) or keep gradient clipping on."
 
 
@@ -56,7 +57,9 @@ class VAETrainConfig:
     batch_size: int = 256
     learning_rate: float = 1e-3
     grad_clip: float = 1.0
-    kl_warmup_steps: int = 0  # the KL's weight rises 0 → 1 over these steps (Bowman et al. 2016), against posterior collapse
+    kl_warmup_steps: int = (
+        0  # the KL's weight rises 0 → 1 over these steps (Bowman et al. 2016), against posterior collapse
+    )
     data_limit: int | None = None
     seed: int = 0
     log_every: int = 10
@@ -119,11 +122,13 @@ def train_vae(
     *,
     resume_from: str | Path | None = None,
     data: ImageDataset | PointDataset | None = None,
+    checkpoint_dir: str | Path | None = None,
 ) -> Iterator:
     """Train a VAE, yielding ``Started``, ``VAEStep``, ``Preview``, ``VAELatents``, ``CheckpointSaved``,
     ``Paused``/``Resumed`` and ``Finished`` (whose ``model`` is the VAE, ``schedule`` None).
 
     ``data`` trains on a dataset already in memory instead of ``config.dataset`` (a drawing, a test set).
+    ``checkpoint_dir``: where autosaves go when ``config.checkpoint_path`` is not set (as for ``train``).
     """
     control = control or TrainingControl()
     resumed = None
@@ -132,6 +137,8 @@ def train_vae(
         saved = check_resumable(Path(resume_from).name, resumed.training_state, resumed.metadata)
         keep = {"steps", "checkpoint_every", "checkpoint_path", "preview_every", "log_every", "threads"}
         config = dataclasses.replace(VAETrainConfig.from_dict(saved), **{k: getattr(config, k) for k in keep})
+    if config.checkpoint_path is None and checkpoint_dir is not None:
+        config = dataclasses.replace(config, checkpoint_path=str(Path(checkpoint_dir) / f"{KIND}_autosave.safetensors"))
     set_threads(config.threads)
     data = data if data is not None else load_data(config.dataset, config.data_limit)
     is_image = isinstance(data, ImageDataset)
@@ -227,24 +234,3 @@ def train_vae(
         final_path = config.checkpoint_path
         yield save(final_path, "final")
     yield Finished(step, reason, elapsed(), copy.deepcopy(vae).eval(), None, metadata(), final_path)
-
-
-@torch.no_grad()
-def sample_vae(vae: VAE, n: int, seed: int = 0) -> torch.Tensor:
-    """``n`` samples: the decoder's mean at z ~ N(0, I) from ``seed`` (the usual way VAE samples are shown).
-
-    For 2-D data the full generative model also adds the decoder's noise; ``sample_vae_noisy`` does that.
-    """
-    vae.eval()
-    z = torch.randn((n, vae.latent_dim), generator=torch.Generator().manual_seed(seed))
-    return vae.sample(z)
-
-
-@torch.no_grad()
-def sample_vae_noisy(vae: VAE, n: int, seed: int = 0) -> torch.Tensor:
-    """``n`` draws of the VAE's model p(x) = ∫ p(x|z) p(z) dz: z ~ N(0, I), then x ~ p(x|z)."""
-    vae.eval()
-    g = torch.Generator().manual_seed(seed)
-    z = torch.randn((n, vae.latent_dim), generator=g)
-    mean, log_scale = vae.decode(z)
-    return mean + torch.exp(log_scale) * torch.randn(mean.shape, generator=g)

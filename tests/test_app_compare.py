@@ -1,0 +1,74 @@
+"""The Compare view, driven as a student would: train the three models on 8 Gaussians, watch, measure."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QSettings, Qt
+
+from desktop_app.views.compare_view import CompareView
+
+
+@pytest.fixture
+def view(qtbot, tmp_path):
+    view = CompareView(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(view)
+    view.resize(1000, 700)
+    view.show()
+    view.on_shown()
+    view.measure_sizes["points"] = (300, 60)  # a smaller table than the view's default, same code
+    yield view
+    view.shutdown()
+
+
+def test_train_three_models_live_then_measure_the_table(qtbot, view, tmp_path):
+    controls = view.controls
+    assert controls.dataset() == "eight_gaussians" and not controls.measure_button.isEnabled()
+    controls.steps.setValue(100)
+    with qtbot.waitSignal(view.trained, timeout=120_000):
+        qtbot.mouseClick(controls.train_button, Qt.MouseButton.LeftButton)
+        assert controls.stop_button.isEnabled() and not controls.train_button.isEnabled()
+    # live curves: the GAN's two losses, the VAE's −ELBO and KL, the diffusion loss
+    gan = view.columns["gan"]
+    assert len(gan.curves.values("loss")) == len(gan.curves.values("g_loss")) == 20
+    assert np.isfinite(gan.curves.values("g_loss")).all()
+    assert len(view.columns["diffusion"].curves.values("loss")) == 20
+    assert gan.inside.last is not None and gan.inside.last.step == 100
+    assert gan.inside.heat.image.shape == (64, 64)
+    assert view.columns["vae"].inside.last.means.shape == (1000, 2)
+    assert len(gan.samples.points()) == 512 and gan.status.text().startswith("completed after 100 steps")
+    assert set(view.models) == {"diffusion", "gan", "vae"}
+
+    with qtbot.waitSignal(view.measured, timeout=120_000):
+        qtbot.mouseClick(controls.measure_button, Qt.MouseButton.LeftButton)
+    table = view.table
+    assert table.text("nll", "gan") == "cannot compute (no density)"
+    assert table.text("nll", "diffusion").endswith("(exact)")
+    assert table.text("nll", "vae").startswith("≤")
+    for kind in ("diffusion", "gan", "vae"):
+        covered, total = table.text("modes", kind).split(" / ")
+        assert total == "8" and 0 <= int(covered) <= 8
+        assert view.measurements[kind].num_samples == 300
+    # a GAN samples with one network call, DDIM with 50
+    assert table.text("speed", "gan").endswith("(1 calls)") and table.text("speed", "diffusion").endswith("(50 calls)")
+    assert "GAN:" in controls.message.text()
+
+    view.save_to(tmp_path / "saved")
+    qtbot.waitUntil(lambda: not view.is_busy(), timeout=30_000)
+    assert sorted(p.name for p in (tmp_path / "saved").iterdir()) == [
+        "diffusion.safetensors", "gan.safetensors", "vae.safetensors",
+    ]  # fmt: skip
+
+
+def test_pause_and_stop_reach_all_three_loops(qtbot, view):
+    controls = view.controls
+    controls.steps.setValue(5000)
+    qtbot.mouseClick(controls.train_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: all(c.curves.values("loss") for c in view.columns.values()), timeout=60_000)
+    qtbot.mouseClick(controls.pause_button, Qt.MouseButton.LeftButton)
+    assert controls.pause_button.text() == "Resume"
+    qtbot.waitUntil(lambda: all("paused" in c.status.text() for c in view.columns.values()), timeout=30_000)
+    with qtbot.waitSignal(view.trained, timeout=60_000):
+        qtbot.mouseClick(controls.stop_button, Qt.MouseButton.LeftButton)
+    assert all(c.status.text().startswith("stopped") for c in view.columns.values())
+    assert controls.measure_button.isEnabled() and controls.pause_button.text() in ("Pause", "Resume")
