@@ -101,6 +101,26 @@ def test_teacher_mode_sets_the_projector_layout_and_gives_it_back(window):
     window.set_zoom(zoom.DEFAULT_ZOOM)
 
 
+def test_the_app_reopens_in_teacher_mode_and_leaves_it_to_the_settings_of_before(qapp, tmp_path):
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    first = MainWindow(settings, load_views=False)  # the window alone: no views are needed here
+    first.set_zoom(1.1)
+    first.teacher.mode.set_on(True)
+    first.close()
+    again = MainWindow(settings, load_views=False)
+    try:
+        assert again.teacher.mode.is_on() and again.teacher.mode.action.isChecked()
+        assert again.zoom_factor() == teacher_mode.TEACHER_ZOOM and again.theme_name() == "High contrast"
+        again.teacher.mode.set_on(False)
+        assert again.zoom_factor() == 1.1 and again.theme_name() == "Light"
+    finally:
+        again.close()
+        for w in (first, again):
+            w.deleteLater()
+        zoom.apply_zoom(zoom.DEFAULT_ZOOM)
+        themes.apply_theme(themes.LIGHT)
+
+
 def test_full_screen_is_f11_and_separate(window):
     action = window.teacher.mode.full_screen_action
     assert action.shortcut() == QKeySequence("F11")

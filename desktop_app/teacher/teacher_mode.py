@@ -92,10 +92,11 @@ class TeacherMode(QObject):
     def restore(self) -> None:
         """Back to teacher mode if the app was closed in it."""
         if self.settings.value(SETTING, False, type=bool):
-            self.set_on(True)
+            self.set_on(True, remember=False)  # the text size and theme of before were saved when it was turned on
 
     @Slot(bool)
-    def set_on(self, on: bool) -> None:
+    def set_on(self, on: bool, remember: bool = True) -> None:
+        """Turn teacher mode on or off; ``remember``: keep the text size and theme now in use for "off"."""
         on = bool(on)
         if on == self._on:
             self.action.setChecked(on)
@@ -104,9 +105,10 @@ class TeacherMode(QObject):
         self.action.setChecked(on)
         self.settings.setValue(SETTING, on)
         window = self.window
-        if on:
+        if on and remember:
             self.settings.setValue(PREVIOUS_ZOOM, window.zoom_factor())
             self.settings.setValue(PREVIOUS_THEME, window.theme_name())
+        if on:
             self._apply(TEACHER_ZOOM, TEACHER_THEME.name)
             self.hide_advanced()
         else:
