@@ -154,3 +154,18 @@ def test_the_shipped_presets_open_as_they_say(window, warnings):
     generate = window.view("Generate")
     assert generate.model_panel.current is not None and "fmnist_unet" in generate.model_combo.currentData()
     assert generate.sampler_combo.currentData() == "ddim" and generate.steps_spin.value() == 20
+
+
+def test_a_checkpoint_the_list_does_not_offer_is_opened_from_its_path(window, tmp_path, warnings):
+    import shutil
+
+    copy = tmp_path / "my_garments.safetensors"  # a checkpoint saved somewhere else on another day
+    shutil.copy(presets_dir().parent / "models" / "gallery" / "lesson_garments_step_00150.safetensors", copy)
+    generate = window.view("Generate")
+    assert generate.model_combo.findData(f"file:{copy}") < 0
+    path = tmp_path / "own_model.dlsession"
+    state = {"model_combo": f"file:{copy}", "sampler_combo": "ddim", "steps_spin": 15}
+    path.write_text(json.dumps({"format": session.FORMAT, "version": 1, "views": {"Generate": state}}), "utf-8")
+    assert window.teacher.open_session(path) and not warnings, warnings
+    assert generate.model_combo.currentData() == f"file:{copy}"
+    assert generate.model_panel.current is not None and generate.steps_spin.value() == 15

@@ -14,6 +14,10 @@ Each view's table is ``desktop_app.teacher.view_state`` (every control of the vi
 may hold only some views and some controls (the shipped presets in resources/sessions/ do): the rest
 stays as it is. A file that is not JSON, names another format or a newer version, or gives a control a
 value of the wrong kind is refused with a message naming the problem, before anything changes.
+
+A session keeps settings, not work: a picture the user opened or a mask they drew, a model trained
+but not saved, a finished run's timeline are not in it (press Generate again: the seed is). A
+checkpoint file the model list no longer offers is opened again from its path when it still exists.
 """
 
 from __future__ import annotations

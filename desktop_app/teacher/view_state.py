@@ -23,7 +23,7 @@ and ``remove_column(index)``, then sets each.
 
 from __future__ import annotations
 
-from pathlib import PurePath
+from pathlib import Path, PurePath
 
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import (
@@ -246,7 +246,21 @@ def restore_view(view: QWidget, state: dict, where: str = "") -> list[str]:
         if name in state:
             skipped += _restore_list(view, name, state[name], where)
     flat = {name: value for name, value in state.items() if name not in lists}
-    return skipped + _restore_controls(session_controls(view), flat, where)
+    controls = session_controls(view)
+    _open_missing_checkpoints(view, controls, flat)
+    return skipped + _restore_controls(controls, flat, where)
+
+
+def _open_missing_checkpoints(view: QWidget, controls: dict[str, QWidget], state: dict) -> None:
+    """A checkpoint file the session names but the model list does not offer (opened on another day):
+    open it as File ▸ Open checkpoint would, so the list offers it (the view's ``open_checkpoint``)."""
+    opener = getattr(view, "open_checkpoint", None)
+    for name, value in state.items():
+        widget = controls.get(name)
+        if opener is None or not isinstance(widget, QComboBox) or not isinstance(value, str):
+            continue
+        if value.startswith("file:") and _combo_index(widget, value) < 0 and Path(value[5:]).is_file():
+            opener(value[5:])
 
 
 def _restore_controls(controls: dict[str, QWidget], state: dict, where: str) -> list[str]:
