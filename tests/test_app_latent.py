@@ -108,3 +108,22 @@ def test_a_latent_model_without_its_autoencoder_is_explained(qtbot, latent_folde
     v.run()  # nothing to run: no crash, no worker
     assert not v.is_running()
     assert "No autoencoder is shipped" in v.autoencoder.numbers.text()
+
+
+def test_training_live_plots_the_loss_and_offers_the_model_for_sampling(view, qtbot, monkeypatch):
+    monkeypatch.setattr(latent_view, "LIVE_SHAPES", 64)
+    view.tabs.setCurrentIndex(2)
+    view.training.batch_spin.setValue(8)
+    models_before = view.sampling.model_combo.count()
+    with qtbot.waitSignal(view.training_finished, timeout=120_000):
+        view.start_training(steps=4)
+    assert len(view.training.loss_plot) == 4
+    assert view.training.preview.title().startswith("Preview at step")
+    assert view.training.preview._batch.shape == (4, 3, 32, 32)  # decoded pictures, not latents
+    assert view.sampling.model_combo.count() == models_before + 1
+    view.sampling.model_combo.setCurrentIndex(models_before)
+    assert view.latent is not None and view.latent.checkpoint.step == 4
+    view.sampling.steps_spin.setValue(2)
+    with qtbot.waitSignal(view.run_finished, timeout=60_000):
+        view.run()
+    assert view.samples.shape == (4, 3, 32, 32)

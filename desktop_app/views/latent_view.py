@@ -7,11 +7,15 @@
   and the decoding of its prediction 𝒟(ẑ₀ / s) are recorded, and the shared timeline scrubber moves
   through them without another network call. The model is loaded with the autoencoder it names by
   content hash (``core.io.latent_checkpoint``); a missing one is explained, not guessed.
+- **Train live**: the project's training loop on the shipped shapes autoencoder's latents
+  (``core.training.latent.train_latent``) in the Train view's ``TrainingWorker``; the loss curve and
+  decoded previews update as it learns, and the finished model joins the Sample tab's list.
 """
 
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 
 import torch
 from PySide6.QtCore import QSettings, Qt, Signal, Slot
@@ -19,21 +23,33 @@ from PySide6.QtWidgets import QLabel, QProgressBar, QTabWidget, QVBoxLayout, QWi
 
 from core.diffusion.guidance import ClassifierFreeGuidance
 from core.diffusion.latent import LatentSampled, LatentStep, trace_latent_ddim
-from core.io import CheckpointError
+from core.io import Checkpoint, CheckpointError
+from core.io.autoencoder_file import load_autoencoder
 from core.io.latent_checkpoint import LatentCheckpoint, load_latent_checkpoint
+from core.training import TrainConfig
+from core.training.events import Finished
+from core.training.latent import train_latent
 from desktop_app.views.latent.autoencoder_panel import AutoencoderPanel
 from desktop_app.views.latent.files import latent_dir, latent_model_files
 from desktop_app.views.latent.sample_panel import SAMPLES, LatentSamplePanel
+from desktop_app.views.latent.train_panel import LatentTrainPanel
 from desktop_app.widgets.timeline_scrubber import TimelineScrubber
 from desktop_app.workers import BackgroundJob, EventStreamWorker, default_worker_threads
+from desktop_app.workers.training import TrainingWorker
 
 GUIDANCE_SCALE = 2.0  # classifier-free guidance when a class is chosen (the scale training previews use)
+LIVE_SHAPES = 5000  # shapes encoded for live training (the shipped model saw 20,000)
 
 
 class LatentWorker(EventStreamWorker):
     """Runs the latent DDIM trace; its steps are batched for the GUI."""
 
     FREQUENT = ("LatentStep",)
+
+
+def _train_on_latents(autoencoder_path: Path, config, control, *, resume_from=None, checkpoint_dir=None):
+    """``train``'s signature for ``TrainingWorker``, training on ``autoencoder_path``'s latents."""
+    return train_latent(config, autoencoder_path, control, checkpoint_dir=checkpoint_dir)
 
 
 def _with_threads(threads: int, make_events):
@@ -48,18 +64,22 @@ class LatentView(QWidget):
     title = "Latent diffusion"
     status_changed = Signal(str)
     run_finished = Signal()  # a sampling run ended (completed, cancelled or failed)
+    training_finished = Signal()  # a live training run ended
 
     def __init__(self, settings: QSettings, parent: QWidget | None = None):
         super().__init__(parent)
         self._settings = settings
         self._job = BackgroundJob(self)
-        self._files = latent_model_files()
+        self._train_job = BackgroundJob(self)
+        self._trainer: TrainingWorker | None = None
+        self._models: list[Path | LatentCheckpoint] = list(latent_model_files())
         self.latent: LatentCheckpoint | None = None
         self._steps: list[LatentStep] = []
         self.samples = None
 
         self.autoencoder = AutoencoderPanel()
         self.sampling = LatentSamplePanel()
+        self.training = LatentTrainPanel()
         self.scrubber = TimelineScrubber()
         self.scrubber.setReversed(False)
         self.scrubber.setLabelFunction(self._step_label)
@@ -79,6 +99,8 @@ class LatentView(QWidget):
         self.tabs.setTabToolTip(0, "An image, its latent, its reconstruction and the error")
         self.tabs.addTab(sample_page, "Sample in latent space")
         self.tabs.setTabToolTip(1, "DDIM on 8×8×4 latents, each step decoded to pixels")
+        self.tabs.addTab(self.training, "Train live")
+        self.tabs.setTabToolTip(2, "Train a U-Net on the shapes' latents with the project's training loop")
         self.status_label = QLabel("Press Sample to run DDIM in latent space.")
         self.status_label.setWordWrap(True)
         self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -92,8 +114,10 @@ class LatentView(QWidget):
         self.sampling.run_requested.connect(self._on_run)
         self.sampling.cancel_requested.connect(self.cancel)
         self.scrubber.valueChanged.connect(self._on_scrub)
-        self.sampling.set_models([path.stem for path in self._files])
-        if not self._files:
+        self.training.start_requested.connect(self._on_train_start)
+        self.training.stop_requested.connect(self._on_train_stop)
+        self.sampling.set_models([path.stem for path in self._models])
+        if not self._models:
             self.status_label.setText(
                 "No latent model is shipped in resources/models/latent (scripts/train_latent.py)."
             )
@@ -103,10 +127,13 @@ class LatentView(QWidget):
     @Slot(int)
     def _on_model_chosen(self, index: int) -> None:
         self.latent = None
-        if not 0 <= index < len(self._files):
+        if not 0 <= index < len(self._models):
             return
+        source = self._models[index]
         try:
-            self.latent = load_latent_checkpoint(self._files[index], [latent_dir()])
+            self.latent = (
+                source if isinstance(source, LatentCheckpoint) else load_latent_checkpoint(source, [latent_dir()])
+            )
         except (CheckpointError, OSError) as error:
             self.status_label.setText(str(error))
             return
@@ -114,7 +141,7 @@ class LatentView(QWidget):
         self.sampling.set_classes(list(names) if self.latent.checkpoint.num_classes else [])
         sha = self.latent.autoencoder_info["weights_sha256"]
         self.status_label.setText(
-            f"{self._files[index].stem}: a U-Net on {'×'.join(map(str, self.latent.latent_shape))} latents, decoded by "
+            f"{self.sampling.model_combo.itemText(index)}: a U-Net on {'×'.join(map(str, self.latent.latent_shape))} latents, decoded by "
             f"{self.latent.autoencoder_path.name} (content hash {sha[:12]}…, scale factor "
             f"{float(self.latent.autoencoder.scale_factor):.4f}). Press Sample."
         )
@@ -206,9 +233,76 @@ class LatentView(QWidget):
             )
         self.run_finished.emit()
 
+    # --- live training --------------------------------------------------------------------------
+
+    def training_running(self) -> bool:
+        return self._train_job.running
+
+    @Slot()
+    def _on_train_start(self) -> None:
+        self.start_training()
+
+    def start_training(self, steps: int | None = None) -> None:
+        """Train a latent model on the shipped shapes autoencoder with the form's settings."""
+        if self.training_running():
+            return
+        path = latent_dir() / "shapes_autoencoder.safetensors"
+        if not path.is_file():
+            self.training.progress_label.setText(f"Live training needs the shapes autoencoder ({path}).")
+            return
+        steps = steps or self.training.steps_spin.value()
+        config = TrainConfig(dataset="shapes", dataset_options={"n": LIVE_SHAPES}, model="small", steps=steps,
+                             batch_size=self.training.batch_spin.value(), warmup_steps=min(100, steps // 5),
+                             preview_every=max(25, steps // 4), preview_count=4, log_every=1)  # fmt: skip
+        worker = TrainingWorker(config, train_function=functools.partial(_train_on_latents, path))
+        worker.events.connect(self._on_train_events)
+        worker.errored.connect(self._on_train_error)
+        worker.finished.connect(self._on_train_finished)
+        self._trainer = self._train_job.start(worker)
+        self.training.set_busy(True)
+        self.training.progress_label.setText(f"Encoding {LIVE_SHAPES:,} shapes with the autoencoder…")
+
+    @Slot()
+    def _on_train_stop(self) -> None:
+        if self._trainer is not None:
+            self._trainer.stop()
+
+    @Slot(list)
+    def _on_train_events(self, events: list) -> None:
+        self.training.show_events(events)
+        for event in events:
+            if isinstance(event, Finished):
+                self._add_trained(event)
+
+    def _add_trained(self, event: Finished) -> None:
+        ae_path = latent_dir() / "shapes_autoencoder.safetensors"
+        try:
+            autoencoder, info = load_autoencoder(ae_path)
+        except (CheckpointError, OSError) as error:
+            self.training.progress_label.setText(str(error))
+            return
+        checkpoint = Checkpoint(event.model, event.schedule, dict(event.metadata), None, Path("trained here"))
+        self._models.append(LatentCheckpoint(checkpoint, autoencoder, info, ae_path))
+        self.sampling.model_combo.addItem(f"trained here (step {event.step})")
+        self.sampling.run_button.setEnabled(True)
+
+    @Slot(str)
+    def _on_train_error(self, message: str) -> None:
+        self.training.progress_label.setText(f"Training stopped: {message}")
+
+    @Slot()
+    def _on_train_finished(self) -> None:
+        self._train_job.wait(2000)
+        self.training.set_busy(False)
+        self.training_finished.emit()
+
     def steps(self) -> list[LatentStep]:
         return list(self._steps)
 
     def shutdown(self) -> bool:
+        """Stop sampling and training (both stop between steps) and wait for their threads."""
+        if self._trainer is not None and self.training_running():
+            self._trainer.discard()
+        self._train_job.stop()
         self._job.stop()
         return True
