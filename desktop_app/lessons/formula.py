@@ -30,7 +30,7 @@ SYMBOLS = {
 FUNCTIONS = {"log", "exp", "min", "max", "arg", "sin", "cos", "softmax", "E"}
 ACCENTS = {"bar": "\u0304", "hat": "\u0302", "tilde": "\u0303", "dot": "\u0307"}
 PRECOMPOSED = {("α", "\u0304"): "ᾱ", ("x", "\u0302"): "x̂"}
-CALLIGRAPHIC = {"N": "𝒩", "L": "ℒ", "D": "𝒟", "O": "𝒪"}
+CALLIGRAPHIC = {"N": "𝒩", "L": "ℒ", "D": "𝒟", "O": "𝒪", "E": "ℰ"}
 PLACEHOLDER_START, PLACEHOLDER_END = "\ue000", "\ue001"
 
 

@@ -6,6 +6,7 @@ keys of ``STATE[title]``. Lesson files are validated against these tables when t
 without building any view (a teacher's typo is caught at once); tests/test_app_lessons.py checks
 that every view's ``lesson_values()`` has exactly these names.
 
+A view with no values here (``{}``) may be opened by a lesson step but needs none of the methods.
 A value's kind is "number" (a float), "integer" or "text"; a value may be ``None`` while the view
 cannot know it yet (no loss before training), which a lesson shows as "—".
 """
@@ -101,6 +102,9 @@ VALUES: dict[str, dict[str, Value]] = {
         "frames": Value("integer", "the steps recorded by the last run (0 before a run)"),
         "step": Value("integer", "the step shown on the scrubber"),
     },
+    # Views a lesson may open without binding to them (they expose no live values yet).
+    "Latent diffusion": {},
+    "Compare models": {},
 }
 
 STATE: dict[str, dict[str, StateKey]] = {
@@ -132,6 +136,8 @@ STATE: dict[str, dict[str, StateKey]] = {
         "guidance_scale": StateKey("number", "the guidance scale w", low=0.0, high=20.0),
         "steps": StateKey("integer", "the number of DDIM steps", low=1, high=1000),
     },
+    "Latent diffusion": {},
+    "Compare models": {},
 }
 
 FRONT_MATTER_KEYS = ("title", "view")  # every lesson's; the rest of its front matter is the view's state
