@@ -16,11 +16,14 @@ Cases:
 Wall time includes waiting for a CPU when the machine is busy; the CPU time of the thread
 (``time.thread_time``) is printed beside it, as the cost a quiet machine would see.
 
+``--images`` instead prints the numbers of the view's "Image models" page for docs/quality.md: the VLB at the
+panel's defaults with its time, ideal vs learned denoiser over t, nearest-training-image distances.
+
 ``--toys`` instead prints the NLL table of docs/quality.md: every shipped 2-D model on 1,000 held-out points of
 its own distribution, beside the true NLL where the density is known in closed form (eight Gaussians: a
 Gaussian mixture; checkerboard: uniform on eight squares).
 
-Run: ``python benchmarks/bench_score.py [--threads 1] [--redraws 60] [--nll-steps 32] [--toys]``.
+Run: ``python benchmarks/bench_score.py [--threads 1] [--redraws 60] [--nll-steps 32] [--toys] [--images]``.
 """
 
 from __future__ import annotations
@@ -74,10 +77,14 @@ def main() -> None:
     parser.add_argument("--nll-steps", type=int, default=DEFAULT_ODE_STEPS)
     parser.add_argument("--skip-nll", action="store_true")
     parser.add_argument("--toys", action="store_true", help="the NLL table of every shipped 2-D model")
+    parser.add_argument("--images", action="store_true", help="the Image models page's three measurements")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.toys:
         toy_table(args.nll_steps)
+        return
+    if args.images:
+        image_models()
         return
     checkpoint = load_denoiser(MODEL)
     model, schedule = checkpoint.model, checkpoint.schedule
@@ -154,6 +161,51 @@ def toy_table(steps: int) -> None:
         true = true_nll(name, points)
         true_text = "—" if true is None else f"{true:.3f}"
         print(f"| {path.stem} | {result.nll:.3f} | {result.bits_per_dim:.3f} | {true_text} | {wall:.1f} s |")
+
+
+def image_models(samples: int = 20, searched: int = 10_000) -> None:
+    """What the view's "Image models" page shows, at its defaults (the bound, the gap) and for 20 samples."""
+    from core.data import get_dataset
+    from core.evaluation import load_feature_network, sample_images
+    from core.evaluation.denoiser_gap import denoiser_gap, gap_timesteps
+    from core.evaluation.held_out_vlb import VLBSummary, held_out_images, iterate_held_out_vlb
+    from core.evaluation.nearest_neighbours import neighbour_study
+    from desktop_app.views.score.denoiser_gap_panel import TEST_SET, TRAIN_SET
+    from desktop_app.views.score.image_common import image_model_path
+    from desktop_app.views.score.vlb_panel import DEFAULT_IMAGES
+
+    checkpoint = load_denoiser(image_model_path())
+    model, schedule = checkpoint.model, checkpoint.schedule
+    w0 = time.perf_counter()
+    *_, bound = iterate_held_out_vlb(model, held_out_images(DEFAULT_IMAGES), schedule)
+    s = VLBSummary.of(bound)
+    print(f"VLB (view defaults: {DEFAULT_IMAGES} test images, t = 0…{s.exact_up_to} + 16 strata): {s.total:.3f} bits/dim "
+          f"(L_0 {s.decoder:.3f}, Σ exact {s.exact_terms:.3f}, Σ strata {s.strata_terms:.3f}) in "
+          f"{time.perf_counter() - w0:.1f} s")  # fmt: skip
+
+    reference = get_dataset("fashion_mnist", split="train", pad_to=32, limit=5000).images
+    pick = torch.randperm(5000, generator=torch.Generator().manual_seed(0))[:8]
+    sets = {TRAIN_SET: reference[pick], TEST_SET: held_out_images(8)}
+    w0 = time.perf_counter()
+    gap = denoiser_gap(model, reference, sets, schedule, gap_timesteps(schedule, 12))
+    print(
+        f"Ideal vs learned (8 + 8 images, ideal over 5,000 training images, 12 t) in {time.perf_counter() - w0:.1f} s"
+    )
+    print("| t | gap, training images | gap, test images | network → x_0 (test) | ideal → x_0 (test) |")
+    print("|---:|---:|---:|---:|---:|")
+    for k, t in enumerate(gap.timesteps.tolist()):
+        print(f"| {t} | {gap.gap[TRAIN_SET][k]:.3f} | {gap.gap[TEST_SET][k]:.3f} | "
+              f"{gap.learned_error[TEST_SET][k]:.3f} | {gap.ideal_error[TEST_SET][k]:.3f} |")  # fmt: skip
+
+    w0 = time.perf_counter()
+    generated, _ = sample_images(model, schedule, samples, sampler="ddim", steps=20, seed=1)
+    training = get_dataset("fashion_mnist", split="train", pad_to=32, limit=searched).images
+    study = neighbour_study(generated, held_out_images(50), training, load_feature_network(), 3)
+    m = study.median_nearest()
+    print(f"Nearest of {searched:,} training images ({samples} DDIM-20 samples, 50 test images) in "
+          f"{time.perf_counter() - w0:.1f} s: pixels samples {m['generated, pixels']:.2f} / test {m['test, pixels']:.2f}; "
+          f"features samples {m['generated, features']:.2f} / test {m['test, features']:.2f}; "
+          f"smallest sample distance {float(study.generated_pixel.nearest.min()):.2f} (pixels)")  # fmt: skip
 
 
 if __name__ == "__main__":
