@@ -18,7 +18,7 @@ from desktop_app.lessons.lesson_format import load_lessons
 from desktop_app.lessons.panel import LessonPanel
 
 SHORTCUT = "F2"
-PANEL_WIDTH = 340
+PANEL_WIDTH = 300
 
 
 @dataclass
@@ -39,7 +39,7 @@ def install_lessons(window: QMainWindow, folder=None, guesses: GuessLog | None =
     dock.setObjectName("lesson_dock")
     dock.setWidget(panel)
     dock.setAllowedAreas(Qt.DockWidgetArea.LeftDockWidgetArea | Qt.DockWidgetArea.RightDockWidgetArea)
-    panel.setMinimumWidth(260)
+    panel.setMinimumWidth(240)
     window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
     window.resizeDocks([dock], [PANEL_WIDTH], Qt.Orientation.Horizontal)
 

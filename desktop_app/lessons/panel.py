@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -71,6 +72,8 @@ class LessonPanel(QWidget):
         self._show_errors()
 
         content = QWidget()
+        # As wide as the panel, never wider: the words wrap instead of running out of sight.
+        content.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.content_layout = QVBoxLayout(content)
         self.content_layout.addWidget(self.text)
         self.questions_layout = QVBoxLayout()

@@ -42,12 +42,17 @@ class QuestionWidget(QFrame):
         self.radios: dict[str, QRadioButton] = {}
         layout = QVBoxLayout(self)
         layout.addWidget(self.prompt)
+        self.choice_labels: dict[str, QLabel] = {}
         for key, _label in question.choices:
             radio = QRadioButton()
             radio.setToolTip("Pick your prediction, then press Commit")
+            label = _ChoiceLabel(radio)  # a radio button's own text cannot wrap in a narrow panel
             self.group.addButton(radio)
-            self.radios[key] = radio
-            layout.addWidget(radio)
+            self.radios[key], self.choice_labels[key] = radio, label
+            row = QHBoxLayout()
+            row.addWidget(radio, 0, Qt.AlignmentFlag.AlignTop)
+            row.addWidget(label, 1)
+            layout.addLayout(row)
         self.commit_button = QPushButton("Commit my guess")
         self.commit_button.setToolTip("Lock in your prediction; only then does the app show the answer")
         self.commit_button.setEnabled(False)
@@ -91,7 +96,7 @@ class QuestionWidget(QFrame):
         self._values = values
         self.prompt.setText("<b>Predict:</b> " + self.question.prompt.fill(values))
         for key, label in self.question.choices:
-            self.radios[key].setText(plain_text(label.fill(values)))
+            self.choice_labels[key].setText(label.fill(values))
         if self.guess is not None:
             self._show_result()
 
@@ -107,8 +112,9 @@ class QuestionWidget(QFrame):
         if guess is None:
             return
         self.guess = guess
-        for radio in self.radios.values():
+        for key, radio in self.radios.items():
             radio.setEnabled(False)
+            self.choice_labels[key].setEnabled(False)
         self.commit_button.setEnabled(False)
         self.again_button.show()
         self._show_result()
@@ -118,9 +124,10 @@ class QuestionWidget(QFrame):
     def _on_again(self) -> None:
         self.guess = None
         self.group.setExclusive(False)
-        for radio in self.radios.values():
+        for key, radio in self.radios.items():
             radio.setChecked(False)
             radio.setEnabled(True)
+            self.choice_labels[key].setEnabled(True)
         self.group.setExclusive(True)
         self.again_button.hide()
         self.result.hide()
@@ -140,3 +147,20 @@ class QuestionWidget(QFrame):
             )
         self.result.setText(f"<p>{verdict}</p>{self.question.reveal.fill(self._values)}")
         self.result.show()
+
+
+class _ChoiceLabel(QLabel):
+    """A choice's words beside its radio button: wraps, and a click on it picks the choice."""
+
+    def __init__(self, radio: QRadioButton):
+        super().__init__()
+        self.radio = radio
+        self.setWordWrap(True)
+        self.setTextFormat(Qt.TextFormat.RichText)
+        self.setToolTip(radio.toolTip())
+        self.setBuddy(radio)
+
+    def mousePressEvent(self, event) -> None:  # noqa: N802 - Qt override
+        if self.radio.isEnabled():
+            self.radio.setChecked(True)
+        super().mousePressEvent(event)
