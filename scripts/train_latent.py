@@ -1,13 +1,15 @@
 """Train the shipped latent-diffusion model: the project's U-Net and training loop on autoencoder latents.
 
-    python scripts/train_latent.py                      # the shipped recipe (~10 CPU-minutes, 1 thread)
+    python scripts/train_latent.py                      # the shipped recipe (≤ 15 minutes, 1 thread)
     python scripts/train_latent.py --steps 200 --out /tmp/latent.safetensors   # a quick try
 
 Needs the autoencoder first (``scripts/train_autoencoder.py --dataset shapes``). Writes
 ``resources/models/latent/shapes_latent_unet.safetensors``: a class-conditional (the five shapes)
 U-Net on the 8×8×4 scaled latents of 20,000 coloured shapes, v-prediction, cosine schedule, whose
 metadata names the autoencoder by its weights' SHA-256 (``core.io.latent_checkpoint``) beside the
-usual provenance. The ``latent/`` folder keeps it out of the Generate view's list of pixel models.
+usual provenance. Training stops at ``--steps`` or after ``--minutes`` of wall-clock time (the learning
+rate decays by whichever is further), so on a busy shared machine it does fewer steps and says so in
+the checkpoint's ``step``. The ``latent/`` folder keeps it out of the Generate view's list of pixel models.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ def main(argv: list[str] | None = None) -> None:
     latent_dir = resource_path("models") / "latent"
     parser.add_argument("--autoencoder", type=Path, default=latent_dir / "shapes_autoencoder.safetensors")
     parser.add_argument("--steps", type=int, default=3000)
+    parser.add_argument("--minutes", type=float, default=15.0, help="training time budget (wall clock); 0: none")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--seed", type=int, default=0)
@@ -53,6 +56,7 @@ def main(argv: list[str] | None = None) -> None:
         threads=args.threads,
         log_every=50,
         preview_every=0,
+        time_budget_s=args.minutes * 60.0 if args.minutes > 0 else None,
         checkpoint_path=str(args.out),
         recipe=recipe,
     )

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import random
+import struct
+
 import pytest
 import torch
 
@@ -151,3 +154,44 @@ def test_reconstruct_reports_the_error_it_shows():
     torch.testing.assert_close(r.mse, ((x_rec - x) ** 2).mean(dim=(1, 2, 3)))
     torch.testing.assert_close(r.error_map, (x_rec - x).abs().mean(1))
     torch.testing.assert_close(r.psnr_db, 10 * torch.log10(4 / r.mse))
+
+
+def _mutate(data: bytes, rng: random.Random) -> bytes:
+    """One seeded damage: flipped bits anywhere or in the header, a truncation, garbage appended."""
+    b = bytearray(data)
+    header_end = 8 + struct.unpack("<Q", data[:8])[0]
+    kind = rng.randrange(4)
+    if kind == 0:
+        for _ in range(rng.randint(1, 8)):
+            b[rng.randrange(len(b))] ^= 1 << rng.randrange(8)
+    elif kind == 1:
+        for _ in range(rng.randint(1, 3)):
+            b[rng.randrange(header_end)] ^= 1 << rng.randrange(8)
+    elif kind == 2:
+        del b[rng.randrange(len(b)) :]
+    else:
+        b += bytes(rng.randrange(256) for _ in range(rng.randint(1, 64)))
+    return bytes(b)
+
+
+def test_corruption_fuzz_never_crashes_or_loads_other_weights(tmp_path):
+    """200 seeded damaged files: each loads the original weights or raises CheckpointError naming the file."""
+    torch.manual_seed(3)
+    model = Autoencoder(AutoencoderConfig(in_channels=1, **TINY)).eval()
+    valid = save_autoencoder(tmp_path / "ok.safetensors", model).read_bytes()
+    reference = weights_sha256(model)
+    path = tmp_path / "fuzz.safetensors"
+    errors = 0
+    for seed in range(200):
+        data = _mutate(valid, random.Random(seed))
+        if data == valid:
+            continue
+        path.write_bytes(data)
+        try:
+            loaded, _ = load_autoencoder(path)
+        except CheckpointError as error:
+            assert "fuzz.safetensors" in str(error)
+            errors += 1
+            continue
+        assert weights_sha256(loaded) == reference, f"seed {seed} loaded different weights"
+    assert errors > 160
