@@ -51,6 +51,7 @@ def render_svg(widget: QWidget, path: Path, title: str = "") -> Path:
     generator = QSvgGenerator()
     generator.setFileName(str(path))
     generator.setSize(widget.size())
+    generator.setResolution(widget.logicalDpiX())  # the file's size in mm is the size on screen
     generator.setViewBox(QRect(0, 0, widget.width(), widget.height()))
     generator.setTitle(title)
     generator.setDescription("Exported from Diffusion Lab")
