@@ -92,3 +92,24 @@ def test_changing_the_toy_resets_the_comparison(qtbot, view):
     assert "8 Gaussians" in changed.args[0]
     assert view.quality.series("flow") == ([], [])
     assert view.dataset_name() == "8 Gaussians"
+
+
+def test_learned_variance_trains_and_draws_sigma_vlb_and_few_step_quality(qtbot, view):
+    controls = view.controls
+    controls.variance_steps.setValue(60)
+    view.variance_options = {"vlb_points": 32, "steps": (5, 20), "sigma_points": 40}
+    with qtbot.waitSignal(view.measured, timeout=180_000) as done:
+        _click(qtbot, controls.variance_button)
+        assert view.tabs.currentWidget() is view.variance and not controls.distill_button.isEnabled()
+    assert done.args == ["variance"]
+    result = view.variance.comparison()
+    x, sigma = view.variance.sigma_curves["learned"].getData()
+    assert len(x) == len(result.timesteps) > 20 and np.all(np.isfinite(sigma))
+    # the learned σ_t lies between the two fixed ones (v ∈ [0, 1] after so little training)
+    lo = np.minimum(result.sigma["posterior"], result.sigma["beta"])
+    hi = np.maximum(result.sigma["posterior"], result.sigma["beta"])
+    assert np.all(result.sigma["learned"] >= 0.9 * lo) and np.all(result.sigma["learned"] <= 1.1 * hi)
+    curve = view.variance.mmd_curves["posterior"]
+    assert list(curve.xData) == [5.0, 20.0] and np.all(curve.yData > 0)
+    assert "bits/dim" in view.variance.summary.text() and "fixed β̃_t" in view.variance.summary.text()
+    assert "with Σ_θ" in controls.status.text() and controls.variance_button.isEnabled()

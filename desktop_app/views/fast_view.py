@@ -6,9 +6,11 @@ seconds), then sees the same noise transported by the shipped diffusion model's 
 flow-matching ODE: curved paths against straighter ones, with Liu et al. 2023's straightness numbers
 and the MMD of both at 1–10 steps. Reflow retrains on the ODE's own (ε, x̂_0) pairs and straightens the
 paths further; progressive distillation (Salimans & Ho 2022) halves the shipped model's DDIM steps
-round after round. Every method lands on one MMD-against-steps plot.
+round after round. Every method lands on one MMD-against-steps plot. A second tab trains a model with
+learned variances (Nichol & Dhariwal 2021) and shows its σ_t, VLB and few-step DDPM beside fixed β̃_t / β_t.
 
-Composed of ``desktop_app.views.fast``: ``FastControls``, ``TransportPanel``, ``FewStepQuality``; the
+Composed of ``desktop_app.views.fast``: ``FastControls``, ``TransportPanel``, ``FewStepQuality``,
+``VariancePanel``; the
 work runs in ``FastJobWorker`` (a core generator) and ``CallWorker`` (the measurements).
 """
 
@@ -17,7 +19,7 @@ from __future__ import annotations
 import functools
 
 from PySide6.QtCore import QSettings, Qt, Signal, Slot
-from PySide6.QtWidgets import QHBoxLayout, QScrollArea, QSplitter, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QScrollArea, QSplitter, QTabWidget, QWidget
 
 from core.data import make_toy_2d
 from core.evaluation.fast_sampling import compare_transport
@@ -32,10 +34,18 @@ from core.training.distillation import (
     distill,
 )
 from core.training.flow import FlowConfig, FlowFinished, FlowPreview, FlowStep, reflow, train_flow
+from core.training.learned_variance import (
+    LearnedVarianceConfig,
+    VarianceFinished,
+    VarianceStep,
+    measure_variances,
+    train_learned_variance,
+)
 from desktop_app.views.fast.controls_panel import TOY_TITLES, FastControls
 from desktop_app.views.fast.jobs import COMPARE_POINTS, COMPARE_SEED, FastJobWorker, measure_flow
 from desktop_app.views.fast.paths_panel import TransportPanel
 from desktop_app.views.fast.quality_panel import FewStepQuality
+from desktop_app.views.fast.variance_panel import VariancePanel
 from desktop_app.workers import BackgroundJob, CallWorker, default_worker_threads
 
 REFERENCE_POINTS = 2000
@@ -47,7 +57,7 @@ class FastView(QWidget):
 
     title = "Fast sampling"
     status_changed = Signal(str)
-    measured = Signal(str)  # "compare", "reflow" or "distill" once its results are drawn and the job ended
+    measured = Signal(str)  # "compare", "reflow", "distill" or "variance" once its results are drawn and the job ended
 
     def __init__(self, settings: QSettings, parent: QWidget | None = None):
         super().__init__(parent)
@@ -57,6 +67,7 @@ class FastView(QWidget):
         self._reflow_round = 0
         self.compare_points = COMPARE_POINTS  # noise draws every comparison shares (MMD and paths)
         self.reflow_pairs = REFLOW_PAIRS  # (ε, x̂_0) pairs one reflow round trains on
+        self.variance_options: dict = {}  # keyword arguments of measure_variances (a test makes it smaller)
         self._job = BackgroundJob(self)
         self._job.finished.connect(self._on_job_finished)
         self._next_measurement = None  # (kind, function) to run once the training job's thread ended
@@ -72,9 +83,11 @@ class FastView(QWidget):
         self.controls = FastControls()
         self.transport = TransportPanel()
         self.quality = FewStepQuality()
+        self.variance = VariancePanel()
         self.controls.train_requested.connect(self._on_train)
         self.controls.reflow_requested.connect(self._on_reflow)
         self.controls.distill_requested.connect(self._on_distill)
+        self.controls.variance_requested.connect(self._on_variance)
         self.controls.stop_requested.connect(self._on_stop)
         self.controls.dataset_changed.connect(self._on_dataset_changed)
 
@@ -85,8 +98,13 @@ class FastView(QWidget):
         # as wide as the controls need (they never scroll sideways), at most a little more
         scroll.setMinimumWidth(self.controls.minimumSizeHint().width() + 16)
         scroll.setMaximumWidth(max(270, scroll.minimumWidth()))
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.transport, "Paths and samples")
+        self.tabs.addTab(self.variance, "Learned variance")
+        self.tabs.setTabToolTip(0, "Transport paths of the ODEs, or a distilled student beside its teacher")
+        self.tabs.setTabToolTip(1, "Improved DDPM: the learned Σ_θ against fixed β̃_t and β_t")
         right = QSplitter(Qt.Orientation.Vertical)
-        right.addWidget(self.transport)
+        right.addWidget(self.tabs)
         right.addWidget(self.quality)
         right.setStretchFactor(0, 3)
         right.setStretchFactor(1, 2)
@@ -141,6 +159,7 @@ class FastView(QWidget):
         self._diffusion, self._flow, self._reflow_round = None, None, 0
         self.transport.clear()
         self.quality.clear()
+        self.variance.clear()
         self._show_reference()
         self._set_busy(False)
         self.controls.show_status(f"{self.dataset_name()}: train a flow-matching model to compare.")
@@ -167,6 +186,7 @@ class FastView(QWidget):
         config = self._flow_config()
         self._reflow_round = 0
         self.quality.clear("flow", "reflow")
+        self.tabs.setCurrentWidget(self.transport)
         self.controls.show_status("Training flow matching on straight paths x_t = (1−t)x₀ + tε …")
         self._start(FastJobWorker(functools.partial(train_flow, config)))
 
@@ -195,8 +215,23 @@ class FastView(QWidget):
             threads=default_worker_threads(),
         )
         self.quality.clear("distilled")
+        self.tabs.setCurrentWidget(self.transport)
         self.controls.show_status(f"Distilling DDIM-{config.teacher_steps} of the shipped model, round by round …")
         self._start(FastJobWorker(functools.partial(distill, ckpt.model, ckpt.schedule, config)))
+
+    @Slot()
+    def _on_variance(self) -> None:
+        steps = self.controls.variance_steps.value()
+        config = LearnedVarianceConfig(
+            dataset=self.controls.dataset(),
+            steps=steps,
+            log_every=max(1, min(25, steps // 20)),
+            threads=default_worker_threads(),
+        )
+        self.variance.clear()
+        self.tabs.setCurrentWidget(self.variance)
+        self.controls.show_status("Training ε and the variance v with L_hybrid = L_simple + 0.001·L_vlb …")
+        self._start(FastJobWorker(functools.partial(train_learned_variance, config)))
 
     @Slot()
     def _on_stop(self) -> None:
@@ -217,6 +252,12 @@ class FastView(QWidget):
                 self.transport.show_flow_preview(event.points)
             elif isinstance(event, FlowFinished):
                 self._on_flow_finished(event)
+            elif isinstance(event, VarianceStep):
+                self.controls.show_progress(
+                    event.step, event.total_steps, f"step {event.step}/{event.total_steps} · L_hybrid {event.loss:.3f}"
+                )
+            elif isinstance(event, VarianceFinished):
+                self._on_variance_finished(event)
             elif isinstance(event, DistillStarted):
                 self.controls.show_progress(0, len(event.rounds), f"teacher scored at {event.teacher_steps} steps")
             elif isinstance(event, DistillStep):
@@ -233,6 +274,19 @@ class FastView(QWidget):
             elif isinstance(event, DistillFinished):
                 self.controls.show_progress(1, 1, "distillation " + event.reason)
                 self._done = "distill"
+
+    def _on_variance_finished(self, event: VarianceFinished) -> None:
+        if event.reason != "completed":
+            self.controls.show_status("Stopped; the model was not kept. Train again to compare variances.")
+            return
+        measure = functools.partial(
+            measure_variances, event.model, event.schedule, event.dataset, sample_points=self.compare_points,
+            **self.variance_options,
+        )  # fmt: skip
+        self._next_measurement = ("variance", measure)
+        self.controls.show_status(
+            "Measuring σ_t, the VLB and DDPM at 5–100 steps with each variance (about half a minute) …"
+        )
 
     def _on_flow_finished(self, event: FlowFinished) -> None:
         if event.reason != "completed":
@@ -283,6 +337,14 @@ class FastView(QWidget):
             self.controls.show_status(
                 f"After reflow: straightness {result.paths.straightness.curvature:.4f}; "
                 f"1-step MMD² {result.mmd[0]:.4f}."
+            )
+        elif self._measuring == "variance":
+            self.variance.show_comparison(result)
+            i = result.steps.index(min(result.steps))
+            mmd = {k: v[i] for k, v in result.mmd.items()}
+            self.controls.show_status(
+                f"DDPM-{result.steps[i]}: MMD² {mmd['learned']:.4f} with Σ_θ, {mmd['posterior']:.4f} with β̃_t, "
+                f"{mmd['beta']:.4f} with β_t. VLB {result.vlb_bits_per_dim['learned']:.3f} bits/dim with Σ_θ."
             )
         self._done, self._measuring = self._measuring, None
 

@@ -1,4 +1,4 @@
-"""The Fast sampling view's controls: which toy, train a flow-matching model, reflow, distil, stop."""
+"""The Fast sampling view's controls: which toy, train a flow-matching model, reflow, distil, learn Σ, stop."""
 
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ class FastControls(QWidget):
     train_requested = Signal()
     reflow_requested = Signal()
     distill_requested = Signal()
+    variance_requested = Signal()
     stop_requested = Signal()
     dataset_changed = Signal(str)
 
@@ -83,6 +84,22 @@ class FastControls(QWidget):
         distill_form.addRow("Steps/round", self.round_steps)
         distill_form.addRow(self.distill_button)
 
+        variance_box = QGroupBox("Learned variance")
+        variance_box.setToolTip("Nichol & Dhariwal 2021 (Improved DDPM): the network also chooses each step's variance")
+        self.variance_steps = QSpinBox()
+        self.variance_steps.setRange(50, 5000)
+        self.variance_steps.setSingleStep(100)
+        self.variance_steps.setValue(800)
+        self.variance_steps.setToolTip("Optimizer steps of the L_hybrid run (about 2 s per 100 on a CPU)")
+        self.variance_button = QPushButton("▶ Train with learned Σ")
+        self.variance_button.setToolTip(
+            "Train ε and v with L_simple + 0.001·L_vlb, then compare Σ_θ with fixed β̃_t and β_t: σ_t, VLB, few-step DDPM"
+        )
+        self.variance_button.clicked.connect(self.variance_requested)
+        variance_form = QFormLayout(variance_box)
+        variance_form.addRow("Steps", self.variance_steps)
+        variance_form.addRow(self.variance_button)
+
         self.stop_button = QPushButton("■ Stop")
         self.stop_button.setToolTip("Stop the running job after its current step")
         self.stop_button.clicked.connect(self.stop_requested)
@@ -98,6 +115,7 @@ class FastControls(QWidget):
         layout.addLayout(form)
         layout.addWidget(flow_box)
         layout.addWidget(distill_box)
+        layout.addWidget(variance_box)
         layout.addWidget(self.stop_button)
         layout.addWidget(self.progress)
         layout.addWidget(self.status)
@@ -108,7 +126,10 @@ class FastControls(QWidget):
         return str(self.dataset_combo.currentData())
 
     def set_busy(self, busy: bool, *, has_flow: bool) -> None:
-        for widget in (self.dataset_combo, self.train_button, self.distill_button, self.train_steps):
+        for widget in (
+            self.dataset_combo, self.train_button, self.distill_button, self.train_steps, self.variance_steps,
+            self.variance_button,
+        ):  # fmt: skip
             widget.setEnabled(not busy)
         self.teacher_steps.setEnabled(not busy)
         self.round_steps.setEnabled(not busy)
