@@ -14,8 +14,6 @@ colour per column, with a cursor synced to the scrubber and a dot where each col
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pyqtgraph as pg
 import torch
@@ -23,29 +21,22 @@ from PySide6.QtCore import QSettings, Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QDoubleSpinBox,
-    QFormLayout,
-    QFrame,
     QHBoxLayout,
     QLabel,
     QPushButton,
     QSpinBox,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from core.diffusion import (
-    MAX_TIMESTEPS,
-    MIN_TIMESTEPS,
-    SCHEDULE_KINDS,
     NoiseSchedule,
-    make_schedule,
     timestep_of_equal_snr,
 )
 from desktop_app import export
 from desktop_app.lessons import view_hooks
-from desktop_app.widgets.image_panel import ImagePanel
+from desktop_app.views.schedules.column import ColumnSettings, ScheduleColumn
+from desktop_app.views.schedules.log_snr_editor import DRAWN_KIND, LogSnrEditor
 from desktop_app.widgets.timeline_scrubber import TimelineScrubber
 from desktop_app.window import themes
 
@@ -54,133 +45,6 @@ DEFAULT_COLUMNS = [("linear", 1000, 1e-4, 0.02), ("cosine", 1000, 1e-4, 0.02)]
 EXTRA_COLUMNS = [("sigmoid", 1000, 1e-4, 0.02), ("quadratic", 1000, 1e-4, 0.02)]
 SOURCES = ("Fashion-MNIST", "Coloured shapes")
 NUM_IMAGES = 4
-
-
-@dataclass
-class ColumnSettings:
-    kind: str
-    T: int
-    beta_start: float
-    beta_end: float
-
-    def make(self) -> NoiseSchedule:
-        if self.kind == "cosine":
-            return make_schedule("cosine", self.T)
-        return make_schedule(self.kind, self.T, self.beta_start, self.beta_end)
-
-
-class ScheduleColumn(QFrame):
-    """One schedule: its settings on top, x_t below, and the t and SNR it is shown at."""
-
-    changed = Signal()
-    remove_requested = Signal()
-
-    def __init__(self, index: int, settings: ColumnSettings, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.setFrameShape(QFrame.Shape.StyledPanel)
-        self.colour = themes.series_colour(index)
-        self.header = QLabel()
-        self.header.setTextFormat(Qt.TextFormat.RichText)
-        self.remove_button = QToolButton()
-        self.remove_button.setText("✕")
-        self.remove_button.setToolTip("Remove this schedule")
-        self.remove_button.setAutoRaise(True)
-
-        self.kind_combo = QComboBox()
-        self.kind_combo.addItems(list(SCHEDULE_KINDS))
-        self.kind_combo.setCurrentText(settings.kind)
-        self.kind_combo.setToolTip(
-            "How β_t grows with t: linear (DDPM), cosine (Nichol & Dhariwal), sigmoid, quadratic"
-        )
-        self.T_spin = QSpinBox()
-        self.T_spin.setRange(MIN_TIMESTEPS, MAX_TIMESTEPS)
-        self.T_spin.setValue(settings.T)
-        self.T_spin.setToolTip("T: the number of diffusion steps of this schedule")
-        self.T_spin.setKeyboardTracking(False)
-        self.beta_start_spin = self._beta_spin(settings.beta_start)
-        self.beta_end_spin = self._beta_spin(settings.beta_end)
-
-        form = QFormLayout()
-        form.setContentsMargins(0, 0, 0, 0)
-        form.setVerticalSpacing(2)
-        form.addRow("kind", self.kind_combo)
-        form.addRow("T", self.T_spin)
-        betas = QHBoxLayout()
-        betas.addWidget(self.beta_start_spin)
-        betas.addWidget(QLabel("→"))
-        betas.addWidget(self.beta_end_spin)
-        form.addRow("β", betas)
-
-        self.panel = ImagePanel()
-        self.position_label = QLabel()
-        self.position_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.position_label.setWordWrap(True)  # "t = 100 / T=100 …" is never cut off in a narrow column
-        self.position_label.setToolTip("The timestep this column shows, its ᾱ_t and its SNR = ᾱ_t / (1 − ᾱ_t)")
-
-        top = QHBoxLayout()
-        top.addWidget(self.header, stretch=1)
-        top.addWidget(self.remove_button)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(6, 4, 6, 4)
-        layout.addLayout(top)
-        layout.addLayout(form)
-        layout.addWidget(self.panel, stretch=1)
-        layout.addWidget(self.position_label)
-
-        self.schedule = settings.make()
-        self.t = 0
-        self.xt: np.ndarray | None = None  # this column's x_t buffer: its panel shows (and keeps) it
-        self._update_header(index)
-        self._update_beta_enabled()
-        self.kind_combo.currentIndexChanged.connect(self._on_settings_changed)
-        self.T_spin.valueChanged.connect(self._on_settings_changed)
-        self.beta_start_spin.valueChanged.connect(self._on_settings_changed)
-        self.beta_end_spin.valueChanged.connect(self._on_settings_changed)
-        self.remove_button.clicked.connect(self.remove_requested)
-
-    @staticmethod
-    def _beta_spin(value: float) -> QDoubleSpinBox:
-        spin = QDoubleSpinBox()
-        spin.setDecimals(5)
-        spin.setRange(1e-5, 0.999)
-        spin.setSingleStep(1e-4)
-        spin.setValue(value)
-        spin.setKeyboardTracking(False)
-        return spin
-
-    def settings(self) -> ColumnSettings:
-        return ColumnSettings(
-            self.kind_combo.currentText(), self.T_spin.value(), self.beta_start_spin.value(), self.beta_end_spin.value()
-        )
-
-    def set_index(self, index: int) -> None:
-        self.index = index
-        self.colour = themes.series_colour(index)
-        self._update_header(index)
-
-    def _update_header(self, index: int) -> None:
-        self.header.setText(f"<b><span style='color:{self.colour}'>■</span> Schedule {index + 1}</b>")
-
-    def _update_beta_enabled(self) -> None:
-        cosine = self.kind_combo.currentText() == "cosine"
-        for spin in (self.beta_start_spin, self.beta_end_spin):
-            spin.setEnabled(not cosine)
-            spin.setToolTip(
-                "The cosine schedule is defined by ᾱ_t, not by a β range"
-                if cosine
-                else "β_1 → β_T: the noise variance of the first and the last step (β_t runs between them)"
-            )
-
-    @Slot()
-    def _on_settings_changed(self) -> None:
-        self._update_beta_enabled()
-        try:
-            schedule = self.settings().make()
-        except ValueError as error:  # e.g. β_end < β_start: keep the old schedule and say why
-            self.position_label.setText(f"<span style='color:#c03030'>{error}</span>")
-            return
-        self.schedule = schedule
-        self.changed.emit()
 
 
 class SchedulesView(QWidget):
@@ -270,6 +134,9 @@ class SchedulesView(QWidget):
             self.curves[key] = []
             plots_row.addWidget(plot)
 
+        self.log_snr_editor = LogSnrEditor(self.plots["log_snr"], self._restored_knots(), self)
+        self.log_snr_editor.changed.connect(self._on_knots_changed)
+
         scrub_row = QHBoxLayout()
         scrub_row.addWidget(self.scrubber_caption)
         scrub_row.addWidget(self.scrubber, stretch=1)
@@ -285,6 +152,14 @@ class SchedulesView(QWidget):
         self.add_button.clicked.connect(self._on_add_clicked)
         self.align_check.toggled.connect(self._on_align_toggled)
         self.scrubber.valueChanged.connect(self._on_t_changed)
+
+    def _restored_knots(self):
+        saved = self.settings.value("schedules/log_snr_knots")
+        try:
+            values = [float(v) for v in saved] if isinstance(saved, list) else None
+        except ValueError:
+            values = None
+        return values if values is not None and len(values) == 6 else None
 
     def _restored_columns(self) -> list[ColumnSettings]:
         saved = self.settings.value("schedules/columns")
@@ -362,12 +237,13 @@ class SchedulesView(QWidget):
         s.setValue("schedules/source", self.source_combo.currentText())
         s.setValue("schedules/seed", self.seed_spin.value())
         s.setValue("schedules/align_snr", self.align_check.isChecked())
+        s.setValue("schedules/log_snr_knots", [f"{v:.4f}" for v in self.log_snr_editor.values()])
         return True
 
     # --- internals ------------------------------------------------------------------------------
 
     def _add_column(self, column_settings: ColumnSettings) -> ScheduleColumn:
-        column = ScheduleColumn(len(self.columns), column_settings)
+        column = ScheduleColumn(len(self.columns), column_settings, knots=self.log_snr_editor.values())
         column.changed.connect(self._on_schedules_changed)
         column.remove_requested.connect(self._on_remove_requested)
         self.columns.append(column)
@@ -473,9 +349,20 @@ class SchedulesView(QWidget):
         self.add_button.setEnabled(len(self.columns) < MAX_COLUMNS)
         for column in self.columns:
             column.remove_button.setEnabled(len(self.columns) > MIN_COLUMNS)
+        drawn = [c for c in self.columns if c.settings().kind == DRAWN_KIND]
+        self.log_snr_editor.show_for(drawn[0].colour if drawn else None)
         self._rebuild_curves()
         self._render()
         self.status_changed.emit("Comparing " + ", ".join(s.label for s in self.schedules))
+
+    @Slot(object)
+    def _on_knots_changed(self, knots) -> None:
+        """A control point was dragged: every drawn column takes the new log-SNR, then curves and images follow."""
+        for column in self.columns:
+            column.knots = knots
+            if column.settings().kind == DRAWN_KIND:
+                column.schedule = column.settings().make(knots)
+        self._on_schedules_changed()
 
     @Slot()
     def _on_add_clicked(self) -> None:

@@ -1,0 +1,1 @@
+"""Panels of the Schedules view: the log-SNR editor."""
