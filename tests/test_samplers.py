@@ -127,7 +127,10 @@ def test_ddim_lands_on_the_data():
     assert float((dist < 1e-2).double().mean()) >= 0.95
 
 
-STEPS = {"ddpm": 1000, "ddim": 50, "euler": 50, "heun": 25, "dpmpp_2m": 25, "euler_maruyama": 250}
+STEPS = {
+    "ddpm": 1000, "ddim": 50, "euler": 50, "heun": 25, "dpmpp_2m": 25, "dpmpp_3m": 25, "unipc": 25, "deis": 25,
+    "euler_maruyama": 250,
+}  # fmt: skip
 
 
 @pytest.mark.parametrize("name", list(SAMPLERS))
@@ -187,7 +190,7 @@ def test_callback_sees_every_step_and_can_stop():
 
 def test_evaluation_counts():
     s = make_schedule("linear", 1000)
-    for name, steps in [("ddim", 10), ("heun", 10), ("dpmpp_2m", 10)]:
+    for name, steps in [("ddim", 10), ("heun", 10), ("dpmpp_2m", 10), ("dpmpp_3m", 10), ("unipc", 10), ("deis", 10)]:
         model = CountingDenoiser(IdealDenoiser(POINTS, s))
         SAMPLERS[name](model, torch.randn(3, 2), s, steps, generator=torch.Generator().manual_seed(0))
         assert model.evaluations == evaluations_per_run(name, steps)

@@ -387,12 +387,19 @@ def sample_euler_maruyama(
     return x
 
 
+# The multistep exponential integrators live in their own module, which imports the helpers above
+# (core/diffusion/__init__.py imports this module first, so the helpers exist when it runs).
+from core.diffusion.multistep_samplers import sample_deis, sample_dpmpp_3m, sample_unipc  # noqa: E402
+
 SAMPLERS: dict[str, Callable] = {
     "ddpm": sample_ddpm,
     "ddim": sample_ddim,
     "euler": sample_euler,
     "heun": sample_heun,
     "dpmpp_2m": sample_dpmpp_2m,
+    "dpmpp_3m": sample_dpmpp_3m,
+    "unipc": sample_unipc,
+    "deis": sample_deis,
     "euler_maruyama": sample_euler_maruyama,
 }
 
@@ -402,10 +409,16 @@ SAMPLER_LABELS = {
     "euler": "Euler (probability-flow ODE)",
     "heun": "Heun (2nd-order ODE)",
     "dpmpp_2m": "DPM-Solver++(2M)",
+    "dpmpp_3m": "DPM-Solver++(3M)",
+    "unipc": "UniPC (bh2 + UniC corrector)",
+    "deis": "DEIS (3rd-order exponential integrator)",
     "euler_maruyama": "Euler–Maruyama (reverse SDE)",
 }
 
-DEFAULT_STEPS = {"ddpm": 1000, "ddim": 50, "euler": 50, "heun": 25, "dpmpp_2m": 20, "euler_maruyama": 200}
+DEFAULT_STEPS = {
+    "ddpm": 1000, "ddim": 50, "euler": 50, "heun": 25, "dpmpp_2m": 20, "dpmpp_3m": 20, "unipc": 20, "deis": 20,
+    "euler_maruyama": 200,
+}  # fmt: skip
 
 
 def evaluations_per_run(name: str, steps: int) -> int:

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 # core.diffusion.SCHEDULE_KINDS, written out so that this module imports no torch (a test checks they agree).
 SCHEDULE_KINDS = ("linear", "cosine", "sigmoid", "quadratic")
-SAMPLER_NAMES = ("ddpm", "ddim", "euler", "heun", "dpmpp_2m", "euler_maruyama")  # of core.diffusion.SAMPLERS
+# of core.diffusion.SAMPLERS
+SAMPLER_NAMES = ("ddpm", "ddim", "euler", "heun", "dpmpp_2m", "dpmpp_3m", "unipc", "deis", "euler_maruyama")
 
 
 @dataclass(frozen=True)

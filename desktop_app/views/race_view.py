@@ -3,7 +3,7 @@
 - **Race**: the checked samplers run from the same x_T (same seed) in a worker; each lane appears
   when it finishes, titled with its NFE (network evaluations actually made) and its error. One
   timeline scrubber moves every lane to the same step, and the plot beside it shows each lane's RMS
-  error to a high-accuracy DDIM reference after every step (``core.evaluation.sampler_race``).
+  error to a high-accuracy reference ODE solve after every step (``core.evaluation.sampler_race``).
 - **Quality vs NFE**: the same samplers scored at a row of NFE budgets (FID, class accuracy and recall
   for the Fashion-MNIST model, MMD² for the 2-D toys, and seconds), with the real-vs-real floor.
 
@@ -194,7 +194,9 @@ class RaceView(QWidget):
         self.scrubber.setRange(0, 0)
         self.progress.setValue(0)
         self._start(make)
-        self.status_label.setText(f"Computing the reference (DDIM, {form.reference_steps} steps), then the lanes…")
+        self.status_label.setText(
+            f"Computing the reference (DPM-Solver++(3M), {form.reference_steps} steps), then the lanes…"
+        )
 
     @Slot()
     def _on_run_quality(self) -> None:
@@ -262,7 +264,11 @@ class RaceView(QWidget):
     @staticmethod
     def _summary(result) -> str:
         parts = [f"{r.label} {r.final_error:.3g} (NFE {r.nfe})" for r in result.lanes]
-        return f"Final RMS error to the reference ({result.reference_steps} DDIM steps): " + "; ".join(parts) + "."
+        return (
+            f"Final RMS error to the reference ({result.reference_steps} DPM-Solver++(3M) steps): "
+            + "; ".join(parts)
+            + "."
+        )
 
     @Slot(int)
     def _on_scrub(self, position: int) -> None:

@@ -1,4 +1,4 @@
-"""Error vs step: each lane's RMS distance to the DDIM reference after every step, on a log scale.
+"""Error vs step: each lane's RMS distance to the reference ODE solve after every step, on a log scale.
 
 The x axis is the fraction of the run done (step k of n is k/n), so lanes of any length share it;
 a vertical line follows the timeline scrubber.
@@ -33,8 +33,8 @@ class ErrorPlotPanel(QWidget):
         self.cursor = pg.InfiniteLine(pos=0, angle=90, pen=pg.mkPen(150, 150, 150, width=1))
         self.plot.addItem(self.cursor)
         self.plot.setToolTip(
-            "RMS distance to a 1,000-step DDIM reference at the same t after each step: deterministic ODE "
-            "samplers approach the reference; stochastic ones end elsewhere"
+            "RMS distance to a reference ODE solve (DPM-Solver++(3M) over every timestep) at the same t after "
+            "each step: deterministic ODE samplers approach the reference; stochastic ones end elsewhere"
         )
         self.curves: dict[str, pg.PlotDataItem] = {}
         layout = QVBoxLayout(self)

@@ -24,7 +24,7 @@ def _usable_models() -> list[ModelEntry]:
 
 
 SPACING_TIPS = {
-    "default": "each sampler's own (trailing for DDPM/DDIM/SDE, Karras σ for Euler/Heun/DPM-Solver++)",
+    "default": "each sampler's own (Karras σ for Euler/Heun/DPM-Solver++(2M), trailing for the others)",
     "trailing": "evenly spaced, always starting at t = T−1 (Lin et al. 2024)",
     "linear": "np.linspace over [0, T−1]",
     "leading": "evenly spaced from t = 0: the first step is not at pure noise",
@@ -76,7 +76,9 @@ class RaceSetupPanel(QWidget):
         self.reference_spin = QSpinBox()
         self.reference_spin.setRange(10, 1000)
         self.reference_spin.setValue(1000)
-        self.reference_spin.setToolTip("Steps of the DDIM reference (η = 0) the errors are measured against")
+        self.reference_spin.setToolTip(
+            "Steps of the reference ODE solve (DPM-Solver++(3M)) the errors are measured against"
+        )
         self.run_button = QPushButton("Run race")
         self.run_button.setToolTip("Run every checked sampler from the same x_T and measure its error")
         self.run_button.clicked.connect(self.run_requested)
