@@ -1,8 +1,9 @@
 """The lesson panel: the current tour step's text, its live numbers, its questions and the tour buttons.
 
 The text is rendered once per step (``lesson_format``); when the step's view emits ``values_changed``
-only the live values are filled in again (coalesced to one redraw per turn of the event loop, so
-dragging a timeline stays smooth).
+only the live values are filled in again, at most every ``REFRESH_MS`` (laying out the rich text takes
+about 13 ms on a classroom CPU, benchmarks/bench_lessons.py; a timeline drag emits at every step, and
+the view's own frames come first).
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from desktop_app.lessons.tour import LessonTour
 
 log = logging.getLogger(__name__)
 
+REFRESH_MS = 40  # the lesson's numbers follow a drag at up to 25 redraws a second
+
 
 class LessonPanel(QWidget):
     """Shows ``tour``'s current step bound to the live values of its view in ``window``."""
@@ -44,7 +47,7 @@ class LessonPanel(QWidget):
         self._source = None  # the view whose values_changed is connected
         self._refresh_timer = QTimer(self)
         self._refresh_timer.setSingleShot(True)
-        self._refresh_timer.setInterval(0)
+        self._refresh_timer.setInterval(REFRESH_MS)
         self._refresh_timer.timeout.connect(self.refresh_values)
         self.questions: list[QuestionWidget] = []
         self._build_ui()
@@ -210,10 +213,15 @@ class LessonPanel(QWidget):
         if view is self._source:
             return
         if self._source is not None:
-            self._source.values_changed.disconnect(self._refresh_timer.start)
+            self._source.values_changed.disconnect(self._on_values_changed)
         self._source = view if hasattr(view, "values_changed") else None
         if self._source is not None:
-            self._source.values_changed.connect(self._refresh_timer.start)
+            self._source.values_changed.connect(self._on_values_changed)
+
+    @Slot()
+    def _on_values_changed(self) -> None:
+        if not self._refresh_timer.isActive():  # a throttle, not a debounce: a long drag still redraws
+            self._refresh_timer.start()
 
     @Slot(int)
     def _on_step_chosen(self, index: int) -> None:
