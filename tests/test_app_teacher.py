@@ -19,6 +19,7 @@ import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 from PySide6.QtCore import QRect, QSettings, Qt  # noqa: E402
 from PySide6.QtGui import QKeySequence  # noqa: E402
+from PySide6.QtSvg import QSvgRenderer  # noqa: E402
 from PySide6.QtWidgets import QAbstractButton, QApplication, QLabel, QPushButton, QToolButton  # noqa: E402
 
 from core.models import UNet, preset_config  # noqa: E402
@@ -174,6 +175,9 @@ def test_export_for_slides_writes_sharp_png_svg_and_timeline(window, tmp_path):
     assert png.size == (2 * forward.width(), 2 * forward.height())  # twice the screen's pixels
     svg = ET.parse(files.svg).getroot()
     assert svg.tag.endswith("svg") and len(list(svg.iter())) > 50  # drawn as vector elements, not one picture
+    css_px = [float(svg.attrib[side].removesuffix("mm")) / 25.4 * 96 for side in ("width", "height")]  # 96 px an inch
+    assert css_px == pytest.approx([forward.width(), forward.height()], abs=1.5)  # opens at the view's size
+    assert QSvgRenderer(str(files.svg)).isValid()
     animation = Image.open(files.webp)
     assert animation.n_frames == 8
     frames = []
