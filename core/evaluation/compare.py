@@ -198,14 +198,14 @@ def interpolations(kind: str, model, schedule=None, *, count: int = 8, steps: in
     return model.generate(z) if kind == "gan" else model.sample(z)
 
 
-def load_shipped_models() -> dict:
+def load_shipped_models(kinds=KINDS) -> dict:
     """kind → (model, schedule or None, metadata) of the shipped Fashion-MNIST U-Net, GAN and VAE."""
     from core.io import load_denoiser
     from core.io.generative_checkpoints import load_generative
     from core.runtime.resources import resource_path
 
     out = {}
-    for kind in KINDS:
+    for kind in kinds:
         path = resource_path(*SHIPPED[kind])
         if kind == "diffusion":
             ckpt = load_denoiser(path)

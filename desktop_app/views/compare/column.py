@@ -31,7 +31,7 @@ class CurvesPlot(pg.PlotWidget):
         self.setMinimumHeight(90)
         self.setLabel("bottom", "step")
         if len(curves) > 1:
-            self.addLegend(offset=(-5, 5), **themes.legend_style())
+            self.addLegend(offset=(-2, 2), verSpacing=-6, **themes.legend_style())
         else:
             self.setLabel("left", curves[0][1])
         self._names = [name for name, _ in curves]

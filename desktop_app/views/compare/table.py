@@ -38,7 +38,7 @@ def cells(m, images: bool) -> dict[str, str]:
         "quality": f"{100 * m.modes.high_quality_fraction:.0f}%" if m.modes is not None else "—",
     }
     if m.nll is None:
-        out["nll"] = "cannot compute (no density)"
+        out["nll"] = "cannot compute (no density)" if m.kind == "gan" else "not measured"
     elif m.kind == "vae":
         out["nll"] = f"≤ {m.nll:.3f} {unit} (−ELBO {m.elbo_nll:.3f})"
     else:
