@@ -52,14 +52,17 @@ def test_dragging_t_redraws_both_fields(qtbot, view):
     assert view.field_arrow_count() == 32 * 32
     arrows_before = view.learned_plot.arrows.getData()[0].copy()
     exact_before = view.exact_plot.arrows.getData()[0].copy()
-    info_before = view.info.text()
+    title_before = view.exact_plot.plotItem.titleLabel.text
     _drag(view.scrubber._slider, 0.7)
     t = view.scrubber.value()
     assert t > 500  # the handle went where it was dragged
     qtbot.waitUntil(lambda: view.drawn_t == t, timeout=30_000)  # the newest t is drawn last
+    assert f"t = {t}, σ_t = " in view.learned_plot.plotItem.titleLabel.text
     assert not np.allclose(view.learned_plot.arrows.getData()[0], arrows_before)
     assert not np.allclose(view.exact_plot.arrows.getData()[0], exact_before)
-    assert view.info.text() != info_before and "‖ε̂_θ − ε*‖" in view.info.text()
+    title = view.exact_plot.plotItem.titleLabel.text
+    assert title != title_before and "‖ε̂_θ − ε*‖ mean" in title  # the error's numbers at the new t
+    assert "‖ε̂_θ − ε*‖" in view.info.text() and "arrows lie beyond the data" in view.info.text()
     heat = view.exact_plot.heat.image
     assert heat is not None and heat.shape == (32, 32) and np.isfinite(heat).all()
     samples = view.learned_plot.samples.getData()[0]

@@ -91,7 +91,9 @@ class ScoreView(QWidget):
             self.model_combo.addItem(entry.label)
         self.model_combo.currentIndexChanged.connect(self._on_model_chosen)
         self.scrubber = TimelineScrubber()
-        self.scrubber.setLabelFunction(self._scrubber_label)
+        self.scrubber.setToolTip(
+            "The timestep t of the fields; σ_t = √(1−ᾱ_t), the noise scale, is in the left plot's title"
+        )
         self.scrubber.valueChanged.connect(self._on_t_changed)
         self.info = QLabel("")
         self.info.setWordWrap(True)
@@ -137,10 +139,10 @@ class ScoreView(QWidget):
         if not self._entries:
             self.info.setText("No 2-D model was found in resources/models, so there is no score to draw.")
 
-    def _scrubber_label(self, t: int) -> str:
+    def _field_title(self, t: int) -> str:
         if self.schedule is None:
             return f"t = {t}"
-        return f"t = {t}   σ_t = √(1−ᾱ_t) = {float(self.schedule.sqrt_one_minus_alphas_cumprod[t]):.3f}"
+        return f"t = {t}, σ_t = {float(self.schedule.sqrt_one_minus_alphas_cumprod[t]):.3f}"
 
     # --- model ----------------------------------------------------------------------------------
 
@@ -201,20 +203,30 @@ class ScoreView(QWidget):
 
     @Slot(object)
     def _on_frame(self, frame: FieldFrame) -> None:
+        # Text that changes with t lives in the plots' titles: a new text in a QLabel (the scrubber's label, the
+        # info line) re-lays out and repaints the whole page, ~5 ms a frame each.
+        self.learned_plot.setTitle(f"learned score at {self._field_title(frame.t)}", color="#333", size="10pt")
         self.learned_plot.set_segments(frame.learned_segments)
         self.exact_plot.set_segments(frame.exact_segments)
         error = frame.error
         self.exact_plot.set_heat(error, EXTENT, levels=(0.0, max(float(error.max()), 1e-6)))
         self.learned_plot.set_samples(frame.samples)
+        self.exact_plot.setTitle(
+            f"exact score; ‖ε̂_θ − ε*‖ mean {float(error.mean()):.2f}, max {float(error.max()):.2f}",
+            color="#333",
+            size="10pt",
+        )
         note = (
             f" {frame.outside} of the {GRID * GRID} arrows lie beyond the data (extrapolation)."
             if frame.outside
             else ""
         )
-        self.info.setText(
-            f"Mean ‖ε̂_θ − ε*‖ over the grid: {float(error.mean()):.3f} (max {float(error.max()):.3f}); "
-            f"exact score from {len(self._data)} training points.{note}"
+        text = (
+            f"Right: the exact score of {len(self._data)} training points over the error of the network, "
+            f"‖ε̂_θ − ε*‖ (in units of the noise).{note}"
         )
+        if text != self.info.text():
+            self.info.setText(text)
         self.drawn_t = frame.t
         self.field_drawn.emit(frame.t)
 
