@@ -113,3 +113,18 @@ def test_learned_variance_trains_and_draws_sigma_vlb_and_few_step_quality(qtbot,
     assert list(curve.xData) == [5.0, 20.0] and np.all(curve.yData > 0)
     assert "bits/dim" in view.variance.summary.text() and "fixed β̃_t" in view.variance.summary.text()
     assert "with Σ_θ" in controls.status.text() and controls.variance_button.isEnabled()
+
+
+def test_consistency_distillation_puts_a_one_step_student_beside_the_teacher_and_on_the_plot(qtbot, view):
+    controls = view.controls
+    controls.consistency_steps.setValue(40)
+    with qtbot.waitSignal(view.measured, timeout=180_000) as done:
+        _click(qtbot, controls.consistency_button)
+        assert not controls.variance_button.isEnabled() and controls.stop_button.isEnabled()
+    assert done.args == ["consistency"]
+    steps, mmd = view.quality.series("consistency")
+    assert steps == [1.0, 2.0, 4.0, 8.0] and all(np.isfinite(mmd))
+    assert view.transport.flow_plot.plotItem.titleLabel.text == "Consistency model, 1 step"
+    assert view.transport.diffusion_plot.plotItem.titleLabel.text == "Teacher, DDIM-1"
+    assert view.transport.flow_plot.points().shape == (400, 2)
+    assert "Consistency model: MMD²" in controls.status.text() and controls.consistency_button.isEnabled()

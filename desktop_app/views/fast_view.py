@@ -6,7 +6,8 @@ seconds), then sees the same noise transported by the shipped diffusion model's 
 flow-matching ODE: curved paths against straighter ones, with Liu et al. 2023's straightness numbers
 and the MMD of both at 1–10 steps. Reflow retrains on the ODE's own (ε, x̂_0) pairs and straightens the
 paths further; progressive distillation (Salimans & Ho 2022) halves the shipped model's DDIM steps
-round after round. Every method lands on one MMD-against-steps plot. A second tab trains a model with
+round after round, and consistency distillation (Song et al. 2023) trains a one-step student of the same
+model. Every method lands on one MMD-against-steps plot. A second tab trains a model with
 learned variances (Nichol & Dhariwal 2021) and shows its σ_t, VLB and few-step DDPM beside fixed β̃_t / β_t.
 
 Composed of ``desktop_app.views.fast``: ``FastControls``, ``TransportPanel``, ``FewStepQuality``,
@@ -25,6 +26,7 @@ from core.data import make_toy_2d
 from core.evaluation.fast_sampling import compare_transport
 from core.io import load_denoiser
 from core.runtime.resources import resource_path
+from core.training.consistency import ConsistencyConfig, ConsistencyFinished, ConsistencyStep, consistency_distill
 from core.training.distillation import (
     DistillConfig,
     DistillFinished,
@@ -57,7 +59,7 @@ class FastView(QWidget):
 
     title = "Fast sampling"
     status_changed = Signal(str)
-    measured = Signal(str)  # "compare", "reflow", "distill" or "variance" once its results are drawn and the job ended
+    measured = Signal(str)  # "compare", "reflow", "distill", "consistency" or "variance": results drawn, job ended
 
     def __init__(self, settings: QSettings, parent: QWidget | None = None):
         super().__init__(parent)
@@ -88,6 +90,7 @@ class FastView(QWidget):
         self.controls.reflow_requested.connect(self._on_reflow)
         self.controls.distill_requested.connect(self._on_distill)
         self.controls.variance_requested.connect(self._on_variance)
+        self.controls.consistency_requested.connect(self._on_consistency)
         self.controls.stop_requested.connect(self._on_stop)
         self.controls.dataset_changed.connect(self._on_dataset_changed)
 
@@ -220,6 +223,21 @@ class FastView(QWidget):
         self._start(FastJobWorker(functools.partial(distill, ckpt.model, ckpt.schedule, config)))
 
     @Slot()
+    def _on_consistency(self) -> None:
+        ckpt = self._diffusion_model()
+        steps = self.controls.consistency_steps.value()
+        config = ConsistencyConfig(
+            dataset=self.controls.dataset(), steps=steps, eval_points=self.compare_points, seed=COMPARE_SEED,
+            log_every=max(1, min(25, steps // 10)), threads=default_worker_threads(),
+        )  # fmt: skip
+        self.quality.clear("consistency")
+        self.tabs.setCurrentWidget(self.transport)
+        self.controls.show_status(
+            "Consistency distillation: every point of the teacher's ODE path should map to its end …"
+        )
+        self._start(FastJobWorker(functools.partial(consistency_distill, ckpt.model, ckpt.schedule, config)))
+
+    @Slot()
     def _on_variance(self) -> None:
         steps = self.controls.variance_steps.value()
         config = LearnedVarianceConfig(
@@ -252,6 +270,12 @@ class FastView(QWidget):
                 self.transport.show_flow_preview(event.points)
             elif isinstance(event, FlowFinished):
                 self._on_flow_finished(event)
+            elif isinstance(event, ConsistencyStep):
+                self.controls.show_progress(
+                    event.step, event.total_steps, f"step {event.step}/{event.total_steps} · loss {event.loss:.3g}"
+                )
+            elif isinstance(event, ConsistencyFinished):
+                self._on_consistency_finished(event)
             elif isinstance(event, VarianceStep):
                 self.controls.show_progress(
                     event.step, event.total_steps, f"step {event.step}/{event.total_steps} · L_hybrid {event.loss:.3f}"
@@ -274,6 +298,23 @@ class FastView(QWidget):
             elif isinstance(event, DistillFinished):
                 self.controls.show_progress(1, 1, "distillation " + event.reason)
                 self._done = "distill"
+
+    def _on_consistency_finished(self, event: ConsistencyFinished) -> None:
+        self.controls.show_progress(1, 1, "consistency distillation " + event.reason)
+        if event.reason != "completed":
+            self.controls.show_status("Stopped; the student was not kept.")
+            return
+        self.quality.set_series("consistency", event.nfe, event.student_mmd)
+        n = event.nfe[0]
+        self.transport.show_student(
+            n, event.teacher_points, event.teacher_mmd[0], event.student_points, event.student_mmd[0],
+            "Consistency model",
+        )  # fmt: skip
+        self.controls.show_status(
+            f"Consistency model: MMD² {event.student_mmd[0]:.4f} in {n} step{'s' if n > 1 else ''}, the teacher's "
+            f"DDIM-{n} {event.teacher_mmd[0]:.4f}; at {event.nfe[-1]} steps {event.student_mmd[-1]:.4f}."
+        )
+        self._done = "consistency"
 
     def _on_variance_finished(self, event: VarianceFinished) -> None:
         if event.reason != "completed":

@@ -24,7 +24,7 @@ COMPARE_SEED = 0
 class FastJobWorker(EventStreamWorker):
     """Runs ``make_events(control)`` on the worker thread; Stop sets the control so the generator ends itself."""
 
-    FREQUENT = ("FlowStep", "DistillStep", "VarianceStep")
+    FREQUENT = ("FlowStep", "DistillStep", "VarianceStep", "ConsistencyStep")
     BREAK_ON_STOP = False  # the generator finishes with its own "stopped" event
 
     def __init__(self, make_events: Callable[[TrainingControl], Iterable]):

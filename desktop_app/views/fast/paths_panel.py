@@ -61,14 +61,19 @@ class TransportPanel(QWidget):
         self.flow_plot.set_points(paths.path[-1])
         self.flow_label.setText(straightness_text(title.split(" (")[0], paths.straightness))
 
-    def show_teacher_and_student(self, round_event) -> None:
+    def show_teacher_and_student(self, round_event, student: str = "Distilled student") -> None:
         """A distillation round (core.training.distillation.DistillRound): both clouds from the same x_T."""
-        n = round_event.student_steps
+        self.show_student(
+            round_event.student_steps, round_event.teacher_points, round_event.teacher_mmd,
+            round_event.student_points, round_event.student_mmd, student,
+        )  # fmt: skip
+
+    def show_student(self, n: int, teacher_points, teacher_mmd, student_points, student_mmd, student: str) -> None:
+        """A student's n-step samples beside the teacher's DDIM-n from the same x_T, each with its MMD²."""
         for plot, label, title, points, mmd in (
-            (self.diffusion_plot, self.diffusion_label, f"Teacher, DDIM-{n}", round_event.teacher_points,
-             round_event.teacher_mmd),
-            (self.flow_plot, self.flow_label, f"Distilled student, {n} step{'s' if n > 1 else ''}",
-             round_event.student_points, round_event.student_mmd),
+            (self.diffusion_plot, self.diffusion_label, f"Teacher, DDIM-{n}", teacher_points, teacher_mmd),
+            (self.flow_plot, self.flow_label, f"{student}, {n} step{'s' if n > 1 else ''}", student_points,
+             student_mmd),
         ):  # fmt: skip
             plot.setTitle(title)
             plot.set_paths(None)
