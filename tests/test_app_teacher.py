@@ -132,34 +132,68 @@ def test_full_screen_is_f11_and_separate(window):
     assert not window.windowState() & Qt.WindowState.WindowFullScreen
 
 
+def _projector_problems(window, title: str) -> list[str]:
+    """What a student at the back would miss in the view on screen: a view wider than its area, text
+    under the stated size, a key button cut off, a plot title wider than its plot."""
+    view, area = window.view(title), _visible_area(window)
+    problems = []
+    if view.minimumSizeHint().width() > area.width():
+        problems.append(f"{title}: needs {view.minimumSizeHint().width()} px wide, has {area.width()}")
+    for widget in view.findChildren(QLabel) + view.findChildren(QAbstractButton):
+        if not widget.isVisibleTo(window) or not widget.text().strip():
+            continue
+        size = widget.font().pointSizeF()
+        if 0 < size < MIN_TEXT_PT:
+            problems.append(f"{title}: {type(widget).__name__} {widget.text()[:30]!r} is {size:.1f} pt")
+        if isinstance(widget, (QPushButton, QToolButton)) and any(w in widget.text() for w in KEY_BUTTON_WORDS):
+            rect = QRect(widget.mapTo(window, widget.rect().topLeft()), widget.size())
+            if not area.contains(rect):
+                problems.append(f"{title}: button {widget.text()!r} at {rect.getRect()} is cut off")
+    for plot_view in view.findChildren(pg.GraphicsView):
+        for item in plot_view.scene().items():
+            if isinstance(item, pg.PlotItem) and item.titleLabel.text and item.isVisible():
+                if item.titleLabel.item.boundingRect().width() > item.width() + 1:
+                    problems.append(f"{title}: plot title {item.titleLabel.text!r} is wider than its plot")
+    return problems
+
+
 def test_every_view_reads_from_the_back_of_the_room_at_1280x720(window, tmp_path):
+    """1280×720 at 150 % text; a 1920×1080 projector gives the same text more room."""
     window.teacher.mode.set_on(True)
     _settle(window)
     problems = []
     for title in window.view_names():
         window.show_view(title)
         _settle(window)
-        view, area = window.view(title), _visible_area(window)
-        if view.minimumSizeHint().width() > area.width():
-            problems.append(f"{title}: needs {view.minimumSizeHint().width()} px wide, has {area.width()}")
-        for widget in view.findChildren(QLabel) + view.findChildren(QAbstractButton):
-            if not widget.isVisibleTo(window) or not widget.text().strip():
-                continue
-            size = widget.font().pointSizeF()
-            if 0 < size < MIN_TEXT_PT:
-                problems.append(f"{title}: {type(widget).__name__} {widget.text()[:30]!r} is {size:.1f} pt")
-            if isinstance(widget, (QPushButton, QToolButton)) and any(w in widget.text() for w in KEY_BUTTON_WORDS):
-                rect = QRect(widget.mapTo(window, widget.rect().topLeft()), widget.size())
-                if not area.contains(rect):
-                    problems.append(f"{title}: button {widget.text()!r} at {rect.getRect()} is cut off")
-        for plot_view in view.findChildren(pg.GraphicsView):
-            for item in plot_view.scene().items():
-                if isinstance(item, pg.PlotItem) and item.titleLabel.text and item.isVisible():
-                    label = item.titleLabel.item
-                    if label.boundingRect().width() > item.width() + 1:
-                        problems.append(f"{title}: plot title {item.titleLabel.text!r} is wider than its plot")
+        problems += _projector_problems(window, title)
         assert window.grab().save(str(tmp_path / f"teacher-1280x720-{title.split()[0]}.png"))
     print(f"teacher-mode screenshots: {tmp_path}")
+    assert window.sidebar.isVisible() and window.sidebar.item(0).text() == "Forward"  # short names
+    window.teacher.mode.set_on(False)
+    assert window.sidebar.item(0).text() == "Forward process"
+    assert not problems, "\n".join(problems)
+
+
+def test_every_lesson_step_fits_1280x720_in_teacher_mode_beside_the_lesson_panel(window, tmp_path):
+    """The issue's check: each step of the guided tour, opened by the tour, in teacher mode at 1280×720."""
+    window.teacher.mode.set_on(True)
+    window.lessons.show()
+    _settle(window)
+    assert not window.sidebar.isVisible()  # the tour switches views: the sidebar makes room for the lesson
+    tour, problems = window.lessons.panel.tour, []
+    assert len(tour.lessons) >= 5
+    for index in range(len(tour.lessons)):
+        tour.go_to(index)
+        _settle(window)
+        title = window.current_view_name()
+        problems += [f"step {index + 1}: {p}" for p in _projector_problems(window, title)]
+        dock = window.lessons.dock
+        if not window.rect().contains(QRect(dock.mapTo(window, dock.rect().topLeft()), dock.size())):
+            problems.append(f"step {index + 1}: the lesson panel is cut off")
+        assert window.grab().save(str(tmp_path / f"lesson-step-{index + 1}-{title.split()[0]}.png"))
+    print(f"lesson-step screenshots: {tmp_path}")
+    window.lessons.dock.hide()
+    assert window.sidebar.isVisible()
     window.teacher.mode.set_on(False)
     assert not problems, "\n".join(problems)
 

@@ -23,7 +23,7 @@ from dataclasses import replace
 
 from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QFormLayout, QLabel, QMainWindow, QMenu, QWidget
+from PySide6.QtWidgets import QDockWidget, QFormLayout, QLabel, QMainWindow, QMenu, QWidget
 
 from desktop_app.window import themes, zoom
 
@@ -35,6 +35,8 @@ SETTING = "teacher/mode"
 PREVIOUS_ZOOM, PREVIOUS_THEME = "teacher/previous_zoom", "teacher/previous_theme"
 WCAG_AA_TEXT = 4.5  # contrast ratio of normal text (WCAG 2.1 AA)
 _SHEET_COLOUR = re.compile(r"color:\s*(#[0-9a-fA-F]{3,8});?")
+LESSON_DOCK = "lesson_dock"  # the lesson panel's dock (desktop_app/lessons/install.py)
+_TITLE_ROLE = Qt.ItemDataRole.UserRole + 7  # a sidebar item's whole title while teacher mode shows a short one
 _OWN_SHEET = "_teacher_own_sheet"  # the sheet set aside while teacher mode shows the palette's colour
 
 
@@ -69,6 +71,7 @@ class TeacherMode(QObject):
         self._on = False
         self._hidden: list[QWidget] = []  # controls we hid, to show again on leaving
         self._hiding = False
+        self._watching_dock = False
         self.action = QAction("&Teacher mode", window)
         self.action.setCheckable(True)
         self.action.setShortcut(QKeySequence("Ctrl+Shift+T"))
@@ -172,6 +175,35 @@ class TeacherMode(QObject):
             themes.apply_theme(TEACHER_THEME, [])  # curves made from now on; the plots restyled are thickened here
             self._thicken_curves()
         self._restyle_sheets()
+        self._compact_sidebar(self._on)
+
+    def _compact_sidebar(self, compact: bool) -> None:
+        """In teacher mode the sidebar names each view by its first word ("Forward", "Schedules"; the
+        whole title is in its tooltip), leaving about 120 px more to the view and the lesson panel."""
+        sidebar = self.window.sidebar
+        items = [sidebar.item(row) for row in range(sidebar.count())]
+        if compact:
+            for item in items:
+                if item.data(_TITLE_ROLE) is None:
+                    item.setData(_TITLE_ROLE, item.text())
+                    item.setText(item.text().split()[0])
+            widest = max((sidebar.fontMetrics().horizontalAdvance(item.text()) for item in items), default=0)
+            sidebar.setFixedWidth(widest + sidebar.iconSize().width() + 44)
+        else:  # the window has already sized the sidebar to its whole titles again
+            for item in items:
+                if item.data(_TITLE_ROLE) is not None:
+                    item.setText(item.data(_TITLE_ROLE))
+                    item.setData(_TITLE_ROLE, None)
+        dock = self.window.findChild(QDockWidget, LESSON_DOCK)
+        if dock is not None and not self._watching_dock:
+            dock.visibilityChanged.connect(self._on_lesson_visibility)
+            self._watching_dock = True
+        self._on_lesson_visibility(dock is not None and dock.isVisibleTo(self.window))
+
+    @Slot(bool)
+    def _on_lesson_visibility(self, lesson_shown: bool) -> None:
+        """With the lesson panel beside the view, the tour switches views: the sidebar makes room."""
+        self.window.sidebar.setVisible(not (self._on and lesson_shown))
 
     def _apply(self, factor, theme_name) -> None:
         """Text size and theme in one go (one restyle of every plot, not one each)."""
