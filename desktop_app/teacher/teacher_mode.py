@@ -13,6 +13,11 @@ Advanced controls are marked where they are made, with a dynamic property::
 The caption of a form row (``QFormLayout.labelForField``) and a label whose buddy is the control go
 with it. A control the view shows again while teacher mode is on (the η box when DDIM is chosen) is
 hidden again, and shown on leaving teacher mode.
+
+The sidebar names each view by its first word, and steps aside while the lesson panel is shown
+(the guided tour, Ctrl+1…9 and the View menu switch views), so that every tour step fits 1280×720
+beside the lesson. Labels whose style sheet sets a grey made for the light theme (too faint on black)
+take the palette's text colour while teacher mode is on.
 """
 
 from __future__ import annotations
