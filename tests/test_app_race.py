@@ -110,3 +110,40 @@ def test_a_fashion_mnist_race_shows_image_lanes(qtbot, view, messages):
     assert picture is not None and picture.shape[0] > 32  # a 2×2 grid of 32×32 images
     assert view.race_result.lanes[0].states.shape == (3, 4, 1, 32, 32)
     assert view.quality.metric_combo.itemData(0) == "fid"
+
+
+def test_the_xy_grid_fills_every_cell_from_one_start_and_exports_one_png(qtbot, view, messages, tmp_path):
+    from PIL import Image
+
+    _tick(view, ("ddim", "heun"))
+    view.setup.reference_spin.setValue(50)
+    view.tabs.setCurrentWidget(view.grid)
+    view.grid.nfe_edit.setText("2, 5, 10")
+    assert view.export_actions() == []  # nothing to export before the grid ran
+    _run(qtbot, view, view.grid.run_button)
+    assert not messages
+    result = view.grid.result
+    assert sorted(result.cells) == sorted((k, n) for k in ("ddim", "heun") for n in (2, 5, 10))
+    assert [result.cells[("heun", n)].nfe for n in (2, 5, 10)] == [1, 5, 9]
+    errors = [result.cells[("ddim", n)].error for n in (2, 5, 10)]
+    assert errors[0] > errors[1] > errors[2]
+    picture = view.grid.picture()
+    assert picture.ndim == 3 and picture.shape[1] > 3 * 128 and picture.shape[0] > 2 * 128  # 2 rows × 3 columns
+    (action,) = view.export_actions()
+    path = action.write(tmp_path / "grid.png")
+    assert Image.open(path).size == (picture.shape[1], picture.shape[0])
+    view.grid.nfe_edit.setText("5, 5")
+    qtbot.mouseClick(view.grid.run_button, Qt.MouseButton.LeftButton)
+    assert messages and "only once" in messages[-1]
+
+
+def test_cancel_stops_the_grid(qtbot, view, messages):
+    _tick(view, ("ddim", "ddpm"))
+    view.tabs.setCurrentWidget(view.grid)
+    view.grid.nfe_edit.setText("100, 200")
+    with qtbot.waitSignal(view._job.finished, timeout=RUN_TIMEOUT_MS):
+        qtbot.mouseClick(view.grid.run_button, Qt.MouseButton.LeftButton)
+        assert view.grid.cancel_button.isEnabled()
+        qtbot.mouseClick(view.grid.cancel_button, Qt.MouseButton.LeftButton)
+    assert view.grid.result is None and view.status_label.text().startswith("Cancelled")
+    assert view.grid.run_button.isEnabled() and not view.grid.export_button.isEnabled()

@@ -145,3 +145,48 @@ def test_quality_vs_nfe_on_a_shipped_toy_scores_every_budget_and_the_floor_is_lo
     assert result.floor["mmd"] < min(p.metrics["mmd"] for p in points)
     with pytest.raises(ValueError, match="Name the toy"):
         quality_vs_nfe(spiral.model, spiral.schedule, ["ddim"], (5,))
+
+
+def test_the_grid_runs_every_sampler_at_every_budget_from_the_same_start():
+    from core.diffusion import SAMPLERS
+    from core.evaluation.sampler_race import GridCell, GridFinished, GridProgress, sampler_grid
+
+    x_T = torch.randn(16, 2, generator=torch.Generator().manual_seed(4))
+    events = list(sampler_grid(MODEL, SCHEDULE, ["ddim", "heun", "ddpm"], (2, 5, 20), x_T=x_T, seed=3))
+    result = events[-1].result
+    assert isinstance(events[-1], GridFinished) and result.nfes == [2, 5, 20]
+    cells = [e for e in events if isinstance(e, GridCell)]
+    assert [(c.lane, c.budget, c.nfe, c.steps) for c in cells] == [
+        ("ddim", 2, 2, 2), ("ddim", 5, 5, 5), ("ddim", 20, 20, 20), ("heun", 2, 1, 1), ("heun", 5, 5, 3),
+        ("heun", 20, 19, 10), ("ddpm", 2, 2, 2), ("ddpm", 5, 5, 5), ("ddpm", 20, 20, 20),
+    ]  # fmt: skip
+    for cell in cells:  # the very same x_T (and seed) as a run of the sampler by itself
+        alone = SAMPLERS[LANES[cell.lane].sampler](
+            MODEL, x_T, SCHEDULE, cell.steps, generator=torch.Generator().manual_seed(3)
+        )
+        assert np.allclose(cell.samples, alone.numpy(), atol=1e-6), cell.lane
+    ode = [result.cells[("ddim", n)].error for n in (2, 5, 20)]
+    assert ode[0] > ode[1] > ode[2]  # closer to the reference as the budget grows
+    assert result.cells[("ddpm", 20)].error > 5 * result.cells[("ddim", 20)].error  # stochastic: elsewhere
+    progress = [e for e in events if isinstance(e, GridProgress)]
+    assert progress[-1].done == progress[-1].total == SCHEDULE.num_timesteps + 2 + 5 + 20 + 1 + 5 + 19 + 2 + 5 + 20
+
+
+def test_the_grid_stops_when_asked_and_explains_bad_input():
+    from core.evaluation.sampler_race import GridFinished, sampler_grid
+
+    x_T = torch.randn(4, 2)
+    calls = []
+
+    def stop():
+        calls.append(1)
+        return len(calls) > 250  # inside the cells, after the reference
+
+    events = list(sampler_grid(MODEL, SCHEDULE, ["ddim"], (50, 100), x_T=x_T, stop=stop))
+    assert events and not any(isinstance(e, GridFinished) for e in events)
+    with pytest.raises(ValueError, match="between 1 and 200"):
+        sampler_grid(MODEL, SCHEDULE, ["ddim"], (0, 5), x_T=x_T)
+    with pytest.raises(ValueError, match="only once"):
+        sampler_grid(MODEL, SCHEDULE, ["ddim"], (5, 5), x_T=x_T)
+    with pytest.raises(ValueError, match="spacing"):
+        sampler_grid(MODEL, SCHEDULE, ["ddim"], (5,), x_T=x_T, spacing="random")

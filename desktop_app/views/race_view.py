@@ -4,6 +4,8 @@
   when it finishes, titled with its NFE (network evaluations actually made) and its error. One
   timeline scrubber moves every lane to the same step, and the plot beside it shows each lane's RMS
   error to a high-accuracy reference ODE solve after every step (``core.evaluation.sampler_race``).
+- **X/Y grid**: rows = the checked samplers, columns = NFE budgets, every cell from the same x_T and
+  captioned with its NFE and its distance to the reference; exported as one PNG (File ▸ Export…).
 - **Quality vs NFE**: the same samplers scored at a row of NFE budgets (FID, class accuracy and recall
   for the Fashion-MNIST model, MMD² for the 2-D toys, and seconds), with the real-vs-real floor.
 
@@ -22,6 +24,9 @@ from PySide6.QtWidgets import QLabel, QMessageBox, QProgressBar, QSplitter, QTab
 
 from core.data import make_toy_2d
 from core.evaluation.sampler_race import (
+    GridCell,
+    GridFinished,
+    GridProgress,
     LaneFinished,
     QualityFinished,
     QualityPoint,
@@ -29,11 +34,14 @@ from core.evaluation.sampler_race import (
     RaceFinished,
     RaceProgress,
     quality_vs_nfe,
+    sampler_grid,
     sampler_race,
 )
 from core.io import CheckpointError, load_denoiser
+from desktop_app import export
 from desktop_app.views.generate.model_panel import sample_shape
 from desktop_app.views.race.error_plot import ErrorPlotPanel
+from desktop_app.views.race.grid_panel import GridPanel
 from desktop_app.views.race.lanes_panel import RaceLanesPanel
 from desktop_app.views.race.quality_panel import QualityPanel
 from desktop_app.views.race.setup_panel import RaceSetupPanel
@@ -46,7 +54,7 @@ IMAGE_REFERENCE_STEPS = 200  # the U-Net reference: 200 steps plus the lanes' ti
 
 
 class RaceWorker(EventStreamWorker):
-    FREQUENT = ("RaceProgress", "QualityProgress")
+    FREQUENT = ("RaceProgress", "QualityProgress", "GridProgress")
 
 
 def _with_threads(threads: int, make_events):
@@ -94,8 +102,10 @@ class RaceView(QWidget):
         column.addWidget(self.scrubber)
         column.addWidget(self.progress)
         self.quality = QualityPanel()
+        self.grid = GridPanel()
         self.tabs = QTabWidget()
         self.tabs.addTab(race_page, "Race")
+        self.tabs.addTab(self.grid, "X/Y grid")
         self.tabs.addTab(self.quality, "Quality vs NFE")
         self.status_label = QLabel("Tick some samplers and press Run race: they all start from the same x_T.")
         self.status_label.setWordWrap(True)
@@ -110,6 +120,8 @@ class RaceView(QWidget):
         self.setup.cancel_requested.connect(self.cancel)
         self.quality.run_requested.connect(self._on_run_quality)
         self.quality.cancel_requested.connect(self.cancel)
+        self.grid.run_requested.connect(self._on_run_grid)
+        self.grid.cancel_requested.connect(self.cancel)
         self.scrubber.valueChanged.connect(self._on_scrub)
         self.setup.refresh()
 
@@ -143,6 +155,7 @@ class RaceView(QWidget):
         count = RACE_POINTS if points else RACE_IMAGES
         labels = np.arange(count) % num_classes if num_classes else None
         self.lanes.set_mode(points, reference, labels)
+        self.grid.set_kind(points, np.arange(RACE_POINTS) % num_classes if num_classes else None)
         self.quality.set_kind("points" if points else "images")
         T = self._checkpoint.schedule.num_timesteps
         self.setup.set_limits(T, T if points else min(T, IMAGE_REFERENCE_STEPS))
@@ -164,6 +177,7 @@ class RaceView(QWidget):
         self._job.start(worker)
         self.setup.set_busy(True)
         self.quality.set_busy(True)
+        self.grid.set_busy(True)
 
     @Slot()
     def _on_run_race(self) -> None:
@@ -223,6 +237,40 @@ class RaceView(QWidget):
         self.status_label.setText("Sampling and scoring every sampler at every NFE budget…")
 
     @Slot()
+    def _on_run_grid(self) -> None:
+        try:
+            self.run_grid()
+        except ValueError as error:
+            QMessageBox.warning(self, "Cannot draw the grid", str(error))
+
+    def run_grid(self) -> None:
+        """Start the X/Y grid: the checked samplers × the grid's NFE columns, from one x_T."""
+        if self.is_running():
+            return
+        if self._checkpoint is None:
+            raise ValueError("Choose a model first.")
+        form = self.setup.settings()
+        shape = sample_shape(self._checkpoint)
+        x_T = torch.randn((self.grid.samples_per_cell(), *shape), generator=torch.Generator().manual_seed(form.seed))
+        make = functools.partial(
+            sampler_grid, self._checkpoint.model, self._checkpoint.schedule, form.lanes, self.grid.nfes(), x_T=x_T,
+            seed=form.seed, spacing=form.spacing, clip_x0=None if shape == (2,) else "clip",
+            reference_steps=form.reference_steps, stop=self._stop.is_set,
+        )  # fmt: skip
+        make().close()
+        self.grid.clear()
+        self.grid.set_progress(0, 1)
+        self._start(make)
+        self.status_label.setText("Drawing every sampler at every budget from the same x_T…")
+
+    def export_actions(self) -> list[export.ExportAction]:
+        if self.grid.picture() is None:
+            return []
+        return [
+            export.ExportAction("PNG of the X/Y grid…", export.PNG_FILTER, "sampler_grid.png", self.grid.save_picture)
+        ]
+
+    @Slot()
     def cancel(self) -> None:
         if self.is_running():
             self._stop.set()
@@ -242,6 +290,16 @@ class RaceView(QWidget):
                 self.race_result = event.result
                 self.status_label.setText(self._summary(event.result))
                 self.status_changed.emit("Sampler race done")
+            elif isinstance(event, GridProgress):
+                self.grid.set_progress(event.done, event.total)
+            elif isinstance(event, GridCell):
+                self.grid.add_cell(event)
+            elif isinstance(event, GridFinished):
+                self.grid.show_result(event.result)
+                self.status_label.setText(
+                    "Grid done: each cell says the NFE it made and its RMS distance to the reference."
+                )
+                self.status_changed.emit("X/Y grid done")
             elif isinstance(event, QualityProgress):
                 self.quality.set_progress(event.done, event.total)
             elif isinstance(event, QualityPoint):
@@ -294,6 +352,7 @@ class RaceView(QWidget):
         self._job.wait(2000)
         self.setup.set_busy(False)
         self.quality.set_busy(False)
+        self.grid.set_busy(False)
         self.scrubber.setLabelFunction(self._step_label)
 
     def shutdown(self) -> bool:
