@@ -253,6 +253,7 @@ class TeacherMode(QObject):
             themes.apply_theme(TEACHER_THEME, [])
             self._thicken_curves()
             self._restyle_sheets()
+        self._compact_sidebar(self._on)  # the lesson dock exists by now: watch it
 
     @Slot(bool)
     def _on_full_screen(self, full: bool) -> None:
