@@ -131,11 +131,12 @@ def test_vlb_of_test_images_shows_bits_per_dim_and_the_terms_over_t(qtbot, view)
     assert result is not None and result.images == 2 and len(result.timesteps) == 19
     assert panel.progress.value() == panel.progress.maximum() == 19
     assert f"VLB {summary.total:.3f} bits/dim over 2 test images" in panel.message.text()
-    assert "L_0 (decoder)" in panel.message.text() and "3.70" in panel.message.text()
+    assert "L_0 (decoder): " in panel.message.text() and "3.70" in panel.message.text()
     assert 0.5 < summary.total < 20 and summary.decoder > 0  # a trained model; tests/test_held_out_vlb.py: the sums
     ts, values = panel._terms.xData, panel._terms.yData  # the data before the log axes' transform
     assert len(ts) == 18 and ts.min() == 1 and np.isfinite(values).all()
     assert panel.decoder_bits == pytest.approx(summary.decoder) and panel._decoder.isVisible()
+    assert panel._decoder.label.toPlainText() == f"L_0 (decoder) = {summary.decoder:.3f}"
     assert panel.run_button.isEnabled() and not panel.cancel_button.isEnabled()
 
 
