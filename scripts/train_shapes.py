@@ -38,9 +38,22 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--device", default="auto")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--keep-training-state", action="store_true", help="keep what resuming needs (4x the size)")
     args = p.parse_args(argv)
     recipe = "python scripts/train_shapes.py " + " ".join(sys.argv[1:] if argv is None else argv)
-    return run(SHAPES_RECIPE, args.out, args.steps, None, args.threads, args.device, args.seed, 500, None, recipe)
+    status = run(SHAPES_RECIPE, args.out, args.steps, None, args.threads, args.device, args.seed, 500, None, recipe)
+    if status == 0 and not args.keep_training_state:
+        without_training_state(args.out)
+    return status
+
+
+def without_training_state(path: str) -> None:
+    """Re-save a checkpoint with only what sampling needs (the optimiser's state is 3/4 of the file)."""
+    from core.io import load_checkpoint, save_checkpoint
+
+    checkpoint = load_checkpoint(path)
+    save_checkpoint(path, checkpoint.model, schedule=checkpoint.schedule, metadata=checkpoint.metadata)
+    print(f"kept the weights, schedule and metadata only: {Path(path).stat().st_size / 1e6:.1f} MB", flush=True)
 
 
 if __name__ == "__main__":
