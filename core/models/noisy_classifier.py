@@ -171,6 +171,7 @@ def save_noisy_classifier(path: str | Path, model: NoisyClassifier, metadata: di
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
     tmp = path.with_suffix(".tmp")
     save_file(state, str(tmp), metadata={METADATA_KEY: json.dumps(header)})
+    tmp.chmod(0o644)  # a shipped resource: readable by everyone, like the other bundled weights
     tmp.replace(path)
     return path
 
