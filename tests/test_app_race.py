@@ -147,3 +147,25 @@ def test_cancel_stops_the_grid(qtbot, view, messages):
         qtbot.mouseClick(view.grid.cancel_button, Qt.MouseButton.LeftButton)
     assert view.grid.result is None and view.status_label.text().startswith("Cancelled")
     assert view.grid.run_button.isEnabled() and not view.grid.export_button.isEnabled()
+
+
+def test_a_measured_table_beside_the_model_is_shown_until_the_user_scores_their_own(qtbot, view, tmp_path):
+    import json
+
+    from core.evaluation.sampler_race import QualityPoint, QualityResult, quality_table
+
+    result = QualityResult("images", "fid", 100, {"fid": 6.8, "precision": 0.9, "recall": 0.9})
+    for lane, label, fids in (("ddim", "DDIM η = 0", (30.0, 12.0)), ("deis", "DEIS (3rd order)", (15.0, 8.0))):
+        for nfe, fid in zip((5, 10), fids, strict=True):
+            result.points.append(QualityPoint(lane, label, nfe, nfe, {"fid": fid, "recall": 0.8}, 1.0))
+    table = quality_table(result, {"date": "2026-12-06", "threads": 1, "commit": "abc1234"})
+    (tmp_path / "m_sampler_quality.json").write_text(json.dumps(table))
+    view._show_measured_quality(tmp_path / "m.safetensors")
+    quality = view.quality
+    assert set(quality.curves) == {"ddim", "deis"} and quality.measured["commit"] == "abc1234"
+    x, y = quality.curves["deis"].xData, quality.curves["deis"].yData  # as given (getData is in log x)
+    assert list(x) == [5, 10] and list(y) == [15.0, 8.0]
+    assert quality.floor_line.value() == 6.8 and "Measured on 2026-12-06" in quality.floor_label.text()
+    (tmp_path / "broken_sampler_quality.json").write_text("{not json")
+    view._show_measured_quality(tmp_path / "broken.safetensors")  # ignored: the last table stays
+    assert quality.measured is not None

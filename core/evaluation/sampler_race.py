@@ -566,3 +566,34 @@ def _quality(model, schedule, chosen, nfes, n, dataset, seed, spacing, batch_siz
         floor = real_vs_real_images(n) if kind == "images" else points_floor(dataset, n)
     result.floor = dict(floor)
     yield QualityFinished(result)
+
+
+# --- a measured table, as the benchmark writes it and the app reads it --------------------------------
+
+
+def quality_table(result: QualityResult, provenance: dict) -> dict:
+    """A ``QualityResult`` as plain JSON data, with how it was measured (``benchmarks/bench_sampler_race.py``)."""
+    points = [
+        {"lane": p.lane, "label": p.label, "nfe": p.nfe, "steps": p.steps, "seconds": p.seconds,
+         "metrics": {k: float(v) for k, v in p.metrics.items()}}
+        for p in result.points
+    ]  # fmt: skip
+    floor = {k: float(v) for k, v in result.floor.items()}
+    return {"kind": result.kind, "metric": result.metric, "num_samples": result.num_samples, "floor": floor,
+            "points": points, "provenance": dict(provenance)}  # fmt: skip
+
+
+def read_quality_table(path) -> tuple[QualityResult, dict]:
+    """Read a table written by ``quality_table`` back as (result, provenance); ValueError if it is not one."""
+    import json
+    from pathlib import Path
+
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        result = QualityResult(str(data["kind"]), str(data["metric"]), int(data["num_samples"]), dict(data["floor"]))
+        for p in data["points"]:
+            result.points.append(QualityPoint(str(p["lane"]), str(p["label"]), int(p["nfe"]), int(p["steps"]),
+                                              dict(p["metrics"]), float(p["seconds"])))  # fmt: skip
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ValueError(f"{path} is not a quality-vs-NFE table: {error}") from None
+    return result, dict(data.get("provenance", {}))

@@ -34,6 +34,7 @@ from core.evaluation.sampler_race import (
     RaceFinished,
     RaceProgress,
     quality_vs_nfe,
+    read_quality_table,
     sampler_grid,
     sampler_race,
 )
@@ -157,10 +158,22 @@ class RaceView(QWidget):
         self.lanes.set_mode(points, reference, labels)
         self.grid.set_kind(points, np.arange(RACE_POINTS) % num_classes if num_classes else None)
         self.quality.set_kind("points" if points else "images")
+        self._show_measured_quality(entry.path)
         T = self._checkpoint.schedule.num_timesteps
         self.setup.set_limits(T, T if points else min(T, IMAGE_REFERENCE_STEPS))
         self.status_changed.emit(f"Race model: {entry.label}")
         self.status_label.setText("Press Run race: every sampler starts from the same x_T.")
+
+    def _show_measured_quality(self, checkpoint_path) -> None:
+        """The table ``benchmarks/bench_sampler_race.py --json`` measured for this model, if one lies beside it."""
+        table = checkpoint_path.with_name(f"{checkpoint_path.stem}_sampler_quality.json")
+        if not table.is_file():
+            return
+        try:
+            result, provenance = read_quality_table(table)
+        except ValueError:
+            return  # an unreadable table is not worth a message: the user can score their own
+        self.quality.show_measured(result, provenance)
 
     # --- running ------------------------------------------------------------------------------------
 

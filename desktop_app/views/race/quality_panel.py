@@ -1,7 +1,9 @@
 """Quality vs NFE: the chosen samplers scored at 5, 10, 20 and 50 network evaluations, with the floor.
 
-The metric box picks what is plotted (FID, class accuracy, recall or seconds for image models; MMD²
-or seconds for 2-D models); the real-vs-real floor is a dashed horizontal line. Run and Cancel are
+The metric box picks what is plotted (FID, class accuracy, precision, recall or seconds for image
+models; MMD² or seconds for 2-D models); the real-vs-real floor is a dashed horizontal line. A table
+measured by ``benchmarks/bench_sampler_race.py`` for the chosen model is shown until the user scores
+their own (``show_measured``), its provenance under the plot. Run and Cancel are
 signals; the view runs the sweep in a worker and feeds ``add_point`` / ``show_result``.
 """
 
@@ -17,10 +19,10 @@ from desktop_app.widgets.flow_row import FlowRow
 from desktop_app.window import themes
 
 METRICS = {
-    "images": ("fid", "class_accuracy", "recall", "seconds"),
+    "images": ("fid", "class_accuracy", "precision", "recall", "seconds"),
     "points": ("mmd", "seconds"),
 }
-METRIC_LABELS = {"fid": "FID (lower is better)", "class_accuracy": "class accuracy", "recall": "recall",
+METRIC_LABELS = {"fid": "FID (lower is better)", "class_accuracy": "class accuracy", "precision": "precision", "recall": "recall",
                  "mmd": "MMD² (lower is better)", "seconds": "seconds to sample"}  # fmt: skip
 
 
@@ -34,6 +36,7 @@ class QualityPanel(QWidget):
         super().__init__(parent)
         self.points: list[QualityPoint] = []
         self.result: QualityResult | None = None
+        self.measured: dict | None = None  # provenance of a table shown by ``show_measured``
         self._kind = "points"
         self.nfe_edit = QLineEdit(", ".join(str(n) for n in DEFAULT_NFES))
         self.nfe_edit.setToolTip("NFE budgets to score, separated by commas (Heun runs ⌈n/2⌉ steps)")
@@ -57,6 +60,7 @@ class QualityPanel(QWidget):
         self.progress.setValue(0)
         self.floor_label = QLabel("")
         self.floor_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.floor_label.setWordWrap(True)
         self.plot = pg.PlotWidget()
         self.plot.setBackground(themes.current().plot_background)
         self.plot.setLabel("bottom", "NFE (network evaluations per sample)")
@@ -109,7 +113,7 @@ class QualityPanel(QWidget):
         return self.metric_combo.currentData() or METRICS[self._kind][0]
 
     def clear(self) -> None:
-        self.points, self.result = [], None
+        self.points, self.result, self.measured = [], None, None
         for curve in self.curves.values():
             self.plot.removeItem(curve)
         self.legend.clear()
@@ -136,6 +140,22 @@ class QualityPanel(QWidget):
         floor = ", ".join(f"{METRIC_LABELS.get(k, k).split(' (')[0]} {v:.4g}" for k, v in result.floor.items()
                           if k in METRICS[result.kind])  # fmt: skip
         self.floor_label.setText(f"Real vs real at {result.num_samples} samples (the floor): {floor}")
+
+    def show_measured(self, result: QualityResult, provenance: dict) -> None:
+        """A table measured earlier (by the benchmark): drawn like a fresh result, and said so."""
+        if result.kind != self._kind:
+            self.set_kind(result.kind)
+        self.clear()
+        self.show_result(result)
+        self.measured = provenance
+        when = provenance.get("date", "an earlier run")
+        self.floor_label.setText(
+            f"Measured on {when} by benchmarks/bench_sampler_race.py ({result.num_samples} samples per point, "
+            f"{provenance.get('threads', '?')} thread(s), commit {provenance.get('commit', '?')}); "
+            + self.floor_label.text()[0].lower()
+            + self.floor_label.text()[1:]
+            + ". Press Score to measure your own."
+        )
 
     def value(self, point: QualityPoint, metric: str) -> float:
         return point.seconds if metric == "seconds" else float(point.metrics.get(metric, np.nan))
