@@ -112,6 +112,7 @@ class FieldFrames(QObject):
         self._cache: OrderedDict[int, FieldFrame] = OrderedDict()
         self._wanted: int | None = None  # the newest request
         self._requests: queue.Queue = queue.Queue()
+        self._closed = False
         self._job = BackgroundJob(self)
         self._job.finished.connect(self._on_job_finished)
 
@@ -128,7 +129,7 @@ class FieldFrames(QObject):
         if frame is not None:
             self._cache.move_to_end(t)
             self.ready.emit(frame)
-        elif self._source is not None:
+        elif self._source is not None and not self._closed:
             self._requests.put((self._source, t, self._generation))
             if not self._job.running:
                 self._start()
@@ -162,11 +163,11 @@ class FieldFrames(QObject):
 
     @Slot()
     def _on_job_finished(self) -> None:
-        if not self._requests.empty():  # asked for just as the idle worker ended
+        if not self._closed and not self._requests.empty():  # asked for just as the idle worker ended
             self._start()
 
     def shutdown(self) -> None:
-        self._requests.put(None)
+        """Stop the worker for good (the view is closing); no request starts another."""
+        self._closed = True
+        self._requests.put(None)  # wakes a worker waiting for requests
         self._job.stop()
-        while not self._requests.empty():
-            self._requests.get_nowait()

@@ -58,9 +58,15 @@ class LikelihoodPanel(QWidget):
         self.steps.setRange(1, 200)
         self.steps.setValue(DEFAULT_ODE_STEPS)
         self.steps.setPrefix("RK4 steps ")
+        self.steps.setToolTip("Steps of the ODE solver in log σ (4 network passes each): more is slower and more exact")
+        self.divergence.setToolTip(
+            "∇·f exactly (one backward pass per dimension) or Hutchinson's unbiased estimate with random ±1 probes"
+        )
         self.run_button = QPushButton("Compute")
+        self.run_button.setToolTip("Solve the probability-flow ODE for the held-out points and the density grid")
         self.run_button.clicked.connect(self._on_run)
         self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Stop after the current ODE step")
         self.cancel_button.setEnabled(False)
         self.cancel_button.clicked.connect(self._on_cancel)
         self.progress = QProgressBar()

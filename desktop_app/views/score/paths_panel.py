@@ -55,7 +55,11 @@ class PathsPanel(QWidget):
         self.steps.setRange(5, 1000)
         self.steps.setValue(100)
         self.steps.setPrefix("steps ")
+        self.steps.setToolTip("Steps of both solvers from t = T−1 to 0 (Euler–Maruyama for the SDE, Heun for the ODE)")
         self.run_button = QPushButton("Draw paths")
+        self.run_button.setToolTip(
+            "New starting noise each press, carried to data by the reverse SDE and by the PF-ODE"
+        )
         self.run_button.clicked.connect(self._on_run)
         self.message = QLabel("Orange: reverse SDE (random). Blue: probability-flow ODE (deterministic). Same starts.")
         self.message.setWordWrap(True)
