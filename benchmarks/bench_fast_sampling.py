@@ -2,6 +2,7 @@
 
     python benchmarks/bench_fast_sampling.py                      # two moons, the defaults below
     python benchmarks/bench_fast_sampling.py --dataset eight_gaussians --flow-steps 1500
+    python benchmarks/bench_fast_sampling.py --parts consistency,variance,schedule   # only the learned parts
 
 Rows, all from the same noise and scored by ``core.evaluation.metrics.evaluate_points`` (unbiased MMD²
 against as many fresh points of the true toy):
@@ -15,6 +16,16 @@ against as many fresh points of the true toy):
 
 Also prints the straightness of each ODE's paths (Liu et al.'s S and chord/length) and the floor:
 real vs real at the same sample count. Training times are wall seconds with ``--threads`` threads.
+
+The other parts (``--parts``):
+
+- **consistency**: consistency distillation of the shipped model (Song et al. 2023,
+  ``core.training.consistency``) at 1/2/4/8 NFE beside the teacher's DDIM at the same NFE;
+- **variance**: a model trained with learned variances (Improved DDPM's L_hybrid,
+  ``core.training.learned_variance``); its full VLB and its DDPM MMD at 5–100 respaced steps with the
+  learned Σ_θ against the fixed β̃_t and β_t (the same mean);
+- **schedule**: VDM's continuous-time VLB trained with a learned monotone log-SNR schedule against the fixed
+  linear one (``core.training.learned_schedule``): the bound and the spread of its one-sample estimate.
 """
 
 from __future__ import annotations
@@ -41,8 +52,19 @@ from core.evaluation.fast_sampling import (  # noqa: E402
 from core.evaluation.metrics import mmd_rbf  # noqa: E402
 from core.io import load_denoiser  # noqa: E402
 from core.runtime.resources import resource_path  # noqa: E402
+from core.training.consistency import ConsistencyConfig, ConsistencyFinished, consistency_distill  # noqa: E402
 from core.training.distillation import DistillConfig, DistillRound, distill  # noqa: E402
 from core.training.flow import FlowConfig, FlowFinished, reflow, train_flow  # noqa: E402
+from core.training.learned_schedule import VDMConfig, VDMFinished, evaluate_vdm, train_vdm  # noqa: E402
+from core.training.learned_variance import (  # noqa: E402
+    VARIANCE_TITLES,
+    LearnedVarianceConfig,
+    VarianceFinished,
+    measure_variances,
+    train_learned_variance,
+)
+
+PARTS = ("flow", "consistency", "variance", "schedule")
 
 
 def _last(events, kind):
@@ -63,8 +85,28 @@ def main() -> int:
     parser.add_argument("--teacher-steps", type=int, default=16)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated, of {', '.join(PARTS)}")
+    parser.add_argument("--consistency-steps", type=int, default=1200, help="= 4 distillation rounds × 300")
+    parser.add_argument("--variance-steps", type=int, default=1500)
+    parser.add_argument("--vdm-steps", type=int, default=1000)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    parts = [p.strip() for p in args.parts.split(",") if p.strip()]
+    unknown = set(parts) - set(PARTS)
+    if unknown:
+        parser.error(f"unknown parts {sorted(unknown)}; choose from {', '.join(PARTS)}")
+    if "flow" in parts:
+        bench_flow_and_distillation(args)
+    if "consistency" in parts:
+        bench_consistency(args)
+    if "variance" in parts:
+        bench_learned_variance(args)
+    if "schedule" in parts:
+        bench_learned_schedule(args)
+    return 0
+
+
+def bench_flow_and_distillation(args) -> None:
 
     ckpt = load_denoiser(resource_path("models", f"toy_{args.dataset}.safetensors"))
     config = FlowConfig(
@@ -116,7 +158,68 @@ def main() -> int:
         ("reflow ×1", reflow_paths),
     ):
         print(f"| {name} | {paths.straightness.curvature:.4f} | {paths.straightness.length_ratio:.3f} |")
-    return 0
+    print()
+
+
+def bench_consistency(args) -> None:
+    ckpt = load_denoiser(resource_path("models", f"toy_{args.dataset}.safetensors"))
+    config = ConsistencyConfig(
+        dataset=args.dataset, steps=args.consistency_steps, eval_points=args.n, seed=args.seed, threads=args.threads
+    )
+    t0 = time.perf_counter()
+    done = _last(consistency_distill(ckpt.model, ckpt.schedule, config), ConsistencyFinished)
+    elapsed = time.perf_counter() - t0
+    print(f"# Consistency distillation of toy_{args.dataset}: {config.steps} steps, N = {config.grid_points}, "
+          f"μ = {config.ema_decay}, {elapsed:.0f} s ({args.threads} thread(s)); MMD², n = {args.n}")  # fmt: skip
+    print("| NFE | teacher DDIM (reference) | consistency model |")
+    print("|---:|---:|---:|")
+    for n, teacher, student in zip(done.nfe, done.teacher_mmd, done.student_mmd, strict=True):
+        print(f"| {n} | {teacher:.4f} | {student:.4f} |")
+    print()
+
+
+def bench_learned_variance(args) -> None:
+    config = LearnedVarianceConfig(
+        dataset=args.dataset, steps=args.variance_steps, seed=args.seed, threads=args.threads
+    )
+    t0 = time.perf_counter()
+    done = _last(train_learned_variance(config), VarianceFinished)
+    train_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    result = measure_variances(done.model, done.schedule, args.dataset, vlb_points=500, sample_points=args.n)
+    measure_s = time.perf_counter() - t0
+    print(f"# Learned variances (L_hybrid, λ = {config.lam}) on {args.dataset}: {config.steps} steps "
+          f"{train_s:.0f} s, measured in {measure_s:.0f} s; {config.schedule} schedule, T = {config.num_timesteps}")  # fmt: skip
+    kinds = list(VARIANCE_TITLES)
+    print("| | " + " | ".join(VARIANCE_TITLES[k] for k in kinds) + " |")
+    print("|---|" + "---:|" * len(kinds))
+    print(
+        "| VLB, bits/dim (500 held-out points) | "
+        + " | ".join(f"{result.vlb_bits_per_dim[k]:.3f}" for k in kinds)
+        + " |"
+    )
+    for i, n in enumerate(result.steps):
+        print(f"| DDPM-{n} MMD² | " + " | ".join(f"{result.mmd[k][i]:.4f}" for k in kinds) + " |")
+    print()
+
+
+def bench_learned_schedule(args) -> None:
+    print(f"# VDM continuous-time VLB on {args.dataset}: {args.vdm_steps} steps each, evaluated on 2,000 held-out "
+          "points × 4 draws of (t, ε)")  # fmt: skip
+    print("| schedule | VLB, bits/dim | ± standard error | spread of one estimate (std) | γ₀ → γ₁ | train s |")
+    print("|---|---:|---:|---:|---|---:|")
+    for learned in (False, True):
+        config = VDMConfig(dataset=args.dataset, learned=learned, steps=args.vdm_steps, seed=args.seed,
+                           threads=args.threads)  # fmt: skip
+        t0 = time.perf_counter()
+        done = _last(train_vdm(config), VDMFinished)
+        elapsed = time.perf_counter() - t0
+        result = evaluate_vdm(done.denoiser, done.gamma, args.dataset)
+        name = "learned γ_η (monotone network)" if learned else "fixed linear γ"
+        ends = f"{-result.log_snr[0]:.2f} → {-result.log_snr[-1]:.2f}"
+        print(f"| {name} | {result.bits_per_dim:.3f} | {result.standard_error:.3f} | {result.estimate_std:.2f} | "
+              f"{ends} | {elapsed:.0f} |")  # fmt: skip
+    print()
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ SERIES = {
     "flow": "Flow matching, Euler",
     "reflow": "Reflow, Euler",
     "distilled": "Distilled students",
-    "consistency": "Consistency model",
+    "consistency": "Consistency",
 }
 MMD_FLOOR = 1e-4  # MMD² can dip below 0 for two samples of one distribution; a log axis needs > 0
 MMD_CEILING = 10.0  # one-step samples of the toys reach ≈ 3
