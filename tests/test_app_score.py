@@ -201,3 +201,12 @@ def test_nearest_neighbours_of_generated_images_in_both_spaces(qtbot, view):
     with qtbot.waitSignal(panel.run_finished, timeout=120_000):  # a second run reuses the training features
         qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
     assert panel.run.training_features is features and panel.run_button.isEnabled()
+
+
+def test_closing_while_a_field_is_computed_ends_the_worker_for_good(view):
+    view.scrubber.setValue(700)  # not cached: the worker thread computes it
+    assert view.frames.busy
+    view.shutdown()
+    assert not view.frames.busy
+    view.frames.request(701)  # a late slider event after closing starts nothing
+    assert not view.frames.busy
