@@ -164,3 +164,22 @@ def test_a_broken_lesson_file_is_named_with_its_line_in_the_panel(window, tmp_pa
         window.statusBar().removeWidget(extra.button)
         extra.dock.deleteLater()
         extra.button.deleteLater()
+
+
+def test_a_step_opened_while_the_views_load_gets_its_state_once_they_exist(qtbot, tmp_path):
+    """The app starts with its views still loading (torch on a thread): the panel shows at once and a
+    step chosen then is applied when the views are built."""
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(settings, load_views=False)
+    qtbot.addWidget(window)
+    window.show()
+    panel = window.lessons.panel
+    assert panel.lesson().name == "01_forward_process" and "\u2014" in panel.text_html()  # "—": no values yet
+    step = next(i for i, lesson in enumerate(panel.tour.lessons) if lesson.name == "02_schedules")
+    panel.tour.go_to(step)
+    with qtbot.waitSignal(window.views_ready, timeout=120_000):
+        window.load_views_async()
+    values = window.views["Schedules"].lesson_values()
+    assert (values["t"], values["schedule_1"], values["schedule_2"]) == (500, "linear", "cosine")
+    assert "\u2014" not in panel.text_html() and "49.2" in panel.text_html()
+    window.close()

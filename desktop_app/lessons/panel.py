@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import logging
+import weakref
 
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (
@@ -40,7 +41,7 @@ class LessonPanel(QWidget):
 
     def __init__(self, window, lesson_set: LessonSet, guesses: GuessLog | None = None, parent=None):
         super().__init__(parent)
-        self.main_window = window
+        self._window = weakref.ref(window)  # no reference cycle: the window is freed when it closes, not by a gc pass
         self.lesson_set = lesson_set
         self.guesses = guesses if guesses is not None else GuessLog()
         self.tour = LessonTour(window, lesson_set.lessons, self)
@@ -116,6 +117,10 @@ class LessonPanel(QWidget):
         self.open_button.clicked.connect(self._on_open)
 
     # --- public API -----------------------------------------------------------------------------
+
+    @property
+    def main_window(self):
+        return self._window()
 
     def lesson(self) -> Lesson | None:
         return self.tour.current()

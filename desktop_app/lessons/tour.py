@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import weakref
 
 from PySide6.QtCore import QObject, Signal
 
@@ -18,10 +19,13 @@ class LessonTour(QObject):
 
     def __init__(self, window, lessons: list[Lesson], parent: QObject | None = None):
         super().__init__(parent)
-        self.window = window
+        self._window = weakref.ref(window)  # the window owns the panel that owns this tour: no cycle
         self.lessons = lessons
         self.index = 0
         self._pending_state: Lesson | None = None  # a step opened before its view was built
+
+    def window(self):
+        return self._window()
 
     def current(self) -> Lesson | None:
         return self.lessons[self.index] if self.lessons else None
@@ -33,7 +37,7 @@ class LessonTour(QObject):
         self.index = max(0, min(index, len(self.lessons) - 1))
         lesson = self.lessons[self.index]
         if apply_state:
-            self.window.show_view(lesson.view)
+            self.window().show_view(lesson.view)
             self.apply(lesson)
         self.step_changed.emit(self.index)
 
@@ -47,7 +51,7 @@ class LessonTour(QObject):
         return next((i for i, lesson in enumerate(self.lessons) if lesson.view == view), None)
 
     def apply(self, lesson: Lesson) -> None:
-        view = self.window.views.get(lesson.view)
+        view = self.window().views.get(lesson.view)
         if view is None:  # still loading: the state is applied once the views exist
             self._pending_state = lesson
             return
