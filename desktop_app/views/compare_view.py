@@ -323,7 +323,8 @@ def step_text(event) -> str:
 
 def summary(measurements: dict) -> str:
     parts = []
-    for kind, m in measurements.items():
+    for kind in [k for k in KINDS if k in measurements]:
+        m = measurements[kind]
         text = f"{TITLES[kind]}: "
         text += m.modes.describe() if m.modes is not None else f"FID {m.fid:.1f}" if m.fid is not None else ""
         parts.append(text + f", recall {m.recall:.2f}")

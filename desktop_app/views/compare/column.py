@@ -141,5 +141,5 @@ class ModelColumn(QWidget):
         self.curves.clear_curves()
         self.samples.set_points(np.zeros((0, 2), np.float32))
         if self.inside is not None:
-            self.inside.clear()
+            self.inside.clear_panel()
         self.status.setText("not trained yet")

@@ -55,7 +55,9 @@ class LandscapePanel(PointCloudPlot):
         self.grid.setData(lines[:, 0], lines[:, 1])
         self.last = event
 
-    def clear(self) -> None:
+    def clear_panel(self) -> None:
+        """Forget the landscape (not ``clear``: pyqtgraph's PlotWidget binds that name to PlotItem.clear,
+        which removes every item)."""
         self.heat.clear()
         self.grid.setData([], [])
         self.last = None
@@ -85,6 +87,6 @@ class LatentPanel(PointCloudPlot):
             self.set_points(means[:, :2], event.labels)
         self.last = event
 
-    def clear(self) -> None:
+    def clear_panel(self) -> None:
         self.set_points(np.zeros((0, 2), np.float32))
         self.last = None
