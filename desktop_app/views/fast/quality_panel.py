@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from desktop_app.window import themes
@@ -41,16 +42,22 @@ class FewStepQuality(QWidget):
         self.curves: dict[str, pg.PlotDataItem] = {}
         keys = []
         for index, (key, title) in enumerate(SERIES.items()):
-            colour = themes.series_colour(index)
+            # the themes have four series colours; the fifth curve is the text colour, dashed, with triangles
+            extra = index >= 4
+            colour = themes.current().plot_text if extra else themes.series_colour(index)
+            style = Qt.PenStyle.DashLine if extra else Qt.PenStyle.SolidLine
             self.curves[key] = self.plot.plot(
-                [], [], name=title, pen=pg.mkPen(colour, width=2), symbol="o", symbolSize=7, symbolBrush=colour
-            )
-            keys.append(f'<span style="color:{colour}">●&nbsp;{title.replace(" ", "&nbsp;")}</span>')
+                [], [], name=title, pen=pg.mkPen(colour, width=2, style=style), symbol="t" if extra else "o",
+                symbolSize=8 if extra else 7, symbolBrush=colour,
+            )  # fmt: skip
+            mark = "▼" if extra else "●"
+            keys.append(f'<span style="color:{colour}">{mark}&nbsp;{title.replace(" ", "&nbsp;")}</span>')
         # The key as a line of text under the plot: a legend inside would hide the few-step points.
         self.key = QLabel("&nbsp;&nbsp;&nbsp;".join(keys))
         self.key.setWordWrap(True)
         self.key.setMinimumWidth(120)  # wraps between entries instead of widening the view
         self.key.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.key.setMinimumHeight(2 * self.key.fontMetrics().lineSpacing() + 2)  # room for a wrapped second line
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
