@@ -136,6 +136,7 @@ def generate_values(view) -> dict:
         "model": view.model_name() or None,
         "T": T,
         "sampler": sampler,
+        "sampler_name": view.sampler_combo.currentText(),
         "steps": steps,
         "stride": T / steps if T else None,
         "eta": eta,

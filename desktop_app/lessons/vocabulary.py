@@ -87,7 +87,8 @@ VALUES: dict[str, dict[str, Value]] = {
     "Generate": {
         "model": Value("text", "the chosen model"),
         "T": Value("integer", "the model's number of timesteps (None without a model)"),
-        "sampler": Value("text", "the sampler's name (ddpm, ddim, …)"),
+        "sampler": Value("text", "the sampler's key (ddpm, ddim, …), as a lesson's 'sampler:' names it"),
+        "sampler_name": Value("text", "the sampler as the form shows it ('DDPM (ancestral)', 'DDIM', …)"),
         "steps": Value("integer", "the number of sampling steps"),
         "stride": Value("number", "T / steps: how many timesteps one step jumps"),
         "eta": Value("number", "DDIM's η (0: deterministic)"),
