@@ -8,7 +8,8 @@ import torch
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QMessageBox
 
-from desktop_app.views.guidance_view import TRACE_IMAGES, GuidanceView
+from core.models.noisy_classifier import NoisyClassifier, NoisyClassifierConfig
+from desktop_app.views.guidance_view import FIRST_RUN_STEPS, TRACE_IMAGES, GuidanceView
 
 torch.set_num_threads(1)
 RUN_TIMEOUT_MS = 120_000
@@ -42,12 +43,14 @@ def _run(qtbot, view, button):
         qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
 
 
-def test_offers_only_conditional_models_and_starts_on_fashion_mnist(view):
+def test_offers_every_model_conditional_first_and_starts_on_fashion_mnist(view):
     combo = view.setup.model_combo
     labels = [combo.itemText(i) for i in range(combo.count())]
     assert labels[combo.currentIndex()].startswith("fmnist_unet")
     assert any(label.startswith("toy_eight_gaussians") for label in labels)
-    assert not any(label.startswith(("toy_checkerboard", "toy_swiss_roll")) for label in labels)  # no classes
+    unconditional = [i for i, label in enumerate(labels) if label.startswith(("toy_checkerboard", "toy_swiss_roll"))]
+    conditional = [i for i, label in enumerate(labels) if label.startswith(("fmnist_unet", "toy_eight_gaussians"))]
+    assert unconditional and max(conditional) < min(unconditional)  # those that CFG can use come first
     assert view.setup.class_combo.count() == 10
 
 
@@ -145,3 +148,103 @@ def test_bad_input_gives_a_message(view, messages):
     view.setup.run_button.click()
     assert "start before it ends" in messages[-1]
     assert not view.is_running()
+
+
+# --- classifier guidance, the side-by-side comparison, the first run ------------------------------
+
+
+def test_first_show_runs_a_short_trace_by_itself(qtbot, view):
+    assert not view.frames() and view.components.panels["x_t"].last_picture is None
+    with qtbot.waitSignal(view._job.finished, timeout=RUN_TIMEOUT_MS):
+        view.on_shown()  # what the main window calls when the view becomes current
+    assert len(view.frames()) == FIRST_RUN_STEPS  # short: something to look at within a second or two
+    assert view.components.panels["eps_guided"].last_picture is not None
+    view.on_shown()  # only the first time
+    assert not view.is_running()
+
+
+def test_first_run_can_be_cancelled(qtbot, view):
+    view.on_shown()
+    assert view.is_running() and view.setup.cancel_button.isEnabled()
+    with qtbot.waitSignal(view._worker.cancelled, timeout=RUN_TIMEOUT_MS):
+        qtbot.mouseClick(view.setup.cancel_button, Qt.MouseButton.LeftButton)  # before the U-Net's 10 steps are done
+    qtbot.waitUntil(lambda: not view.is_running(), timeout=RUN_TIMEOUT_MS)
+    assert len(view.frames()) < FIRST_RUN_STEPS and view.setup.run_button.isEnabled()
+    assert "Cancelled" in view.status_label.text()
+
+
+def test_classifier_guidance_step_by_step_on_images(qtbot, view):
+    view.setup.set_mode("classifier")
+    assert view.setup.scale_label.text() == "s" and view.setup.class_combo.count() == 10
+    assert "∇log p" in view.components.panels["eps_difference"].title()
+    view.setup.steps_spin.setValue(4)
+    view.setup.scale_spin.setValue(3.0)
+    view.setup.class_combo.setCurrentIndex(1)  # Trouser
+    _run(qtbot, view, view.setup.run_button)
+    frames = view.frames()
+    assert len(frames) == 4
+    f = frames[2]
+    assert f.guided and np.abs(f.eps_difference).max() > 1e-3  # the classifier's gradient is not zero
+    np.testing.assert_allclose(f.eps_guided, f.eps_uncond + 3.0 * f.eps_difference, atol=1e-4)
+    view.scrubber.setValue(2)
+    assert view.components.panels["eps_difference"].last_picture is not None
+    assert "s = 3" in view.components.caption.text()
+    assert "\u0303" not in view.components.caption.text() + view.status_label.text()  # no combining tilde
+
+
+def test_classifier_gradient_arrows_on_the_2d_cloud(qtbot, view):
+    _choose_model(view, "toy_eight_gaussians")
+    view.setup.set_mode("classifier")
+    assert view.setup.class_combo.count() == 8
+    view.setup.steps_spin.setValue(6)
+    _run(qtbot, view, view.setup.run_button)
+    view.scrubber.setValue(3)
+    x, y = view.components.line_data("gradient")
+    assert len(x) > 0 and np.hypot(x[1::2] - x[0::2], y[1::2] - y[0::2]).max() > 0.1
+    view.setup.set_mode("cfg")
+    assert len(view.components.line_data("gradient")[0]) == 0
+
+
+@pytest.mark.parametrize("stem", ["fmnist_unet", "toy_eight_gaussians"])
+def test_side_by_side_from_the_same_start(qtbot, view, stem):
+    _choose_model(view, stem)
+    view.tabs.setCurrentIndex(2)
+    view.setup.steps_spin.setValue(3)
+    _run(qtbot, view, view.compare.run_button)
+    result = view.side_by_side_result
+    assert result is not None and result.cfg_samples.shape == result.classifier_samples.shape
+    assert not np.allclose(result.cfg_samples, result.classifier_samples)  # two different guidances
+    if stem == "fmnist_unet":
+        assert view.compare.gradient_panel.last_picture is not None
+        assert view.compare.classifier_panel.last_picture is not None
+    else:
+        assert len(view.compare.arrow_data()[0]) > 0
+    assert view.compare.progress.value() == view.compare.progress.maximum() == 6
+
+
+def test_guidance_bad_input_is_a_message(qtbot, view, messages):
+    _choose_model(view, "toy_swiss_roll")  # unconditional, and no classifier is shipped for it
+    assert "trained without classes" in view.components.caption.text()
+    view.setup.run_button.click()
+    assert "classifier-free guidance needs a class-conditional model" in messages[-1]
+    view.setup.set_mode("classifier")
+    view.setup.run_button.click()
+    assert "no noise-conditional classifier" in messages[-1]
+    assert not view.is_running()
+
+    _choose_model(view, "toy_two_moons")
+    with pytest.raises(ValueError, match="1×32×32 images, but this model makes 2-D points"):
+        view.use_classifier(NoisyClassifier(NoisyClassifierConfig(num_classes=2)))
+    other = NoisyClassifier(NoisyClassifierConfig(arch="mlp", num_classes=2))
+    other.class_names = ["cats", "dogs"]
+    with pytest.raises(ValueError, match="not on this model's classes"):
+        view.use_classifier(other)
+    broken = NoisyClassifier(NoisyClassifierConfig(arch="mlp", num_classes=2))
+    broken.class_names = ["upper moon", "lower moon"]
+    with torch.no_grad():
+        for p in broken.parameters():
+            p.fill_(float("nan"))
+    view.use_classifier(broken)
+    view.setup.steps_spin.setValue(3)
+    _run(qtbot, view, view.setup.run_button)
+    assert "NaN or infinite" in messages[-1] and "Stopped" in view.status_label.text()

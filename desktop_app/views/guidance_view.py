@@ -1,19 +1,25 @@
-"""The Guidance view: classifier-free guidance taken apart, step by step and as a sweep over w.
+"""The Guidance view: classifier-free and classifier guidance taken apart, step by step and as a sweep over w.
 
 - **Step by step**: a class-conditional model samples with guidance scale w (deterministic DDIM), and
-  every step records ε(x_t, ∅), ε(x_t, c), their difference, the guided ε̃ = ε_u + w (ε_c − ε_u) and
+  every step records ε(x_t, ∅), ε(x_t, c), their difference, the guided ε = ε_u + w (ε_c − ε_u) and
   the x̂₀ each implies (``core.diffusion.guided_sampling.trace_guidance``). The shared timeline
   scrubber then moves through the run without any network call. A guidance interval (Kynkäänniemi
   et al. 2024) switches guidance off outside [t_lo, t_hi]. 2-D models show the predictions as lines
   on the point cloud.
+- **Classifier guidance** (Dhariwal & Nichol 2021): the model without its class plus a noise-conditional
+  classifier, guided ε = ε(x_t) − s√(1−ᾱ)∇log p(c | x_t) (``core.diffusion.classifier_guidance``), shown
+  in the same panels with the classifier's gradient in place of ε_c − ε_u.
+- **Side by side**: both kinds from the same x_T, with the gradient as an image or arrows.
 - **Sweep**: the same x_T at a row of scales, as a class × scale grid, with class accuracy, precision,
   recall and per-class feature spread plotted against w (``core.evaluation.guidance_sweep``).
 
-Both run in an ``EventStreamWorker`` with a progress bar and Cancel; the view only wires panels.
+All run in an ``EventStreamWorker`` with a progress bar and Cancel; the view only wires panels. The
+first time the view is shown it runs a short trace by itself, so the panels are never empty.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 import numpy as np
@@ -22,12 +28,14 @@ from PySide6.QtCore import QSettings, Qt, Signal, Slot
 from PySide6.QtWidgets import QLabel, QMessageBox, QProgressBar, QTabWidget, QVBoxLayout, QWidget
 
 from core.data import make_toy_2d
+from core.diffusion.classifier_guidance import SideBySide, SideBySideProgress, side_by_side, trace_classifier_guidance
 from core.diffusion.guided_sampling import GuidanceFrame, trace_guidance
 from core.evaluation.guidance_sweep import SweepFinished, SweepProgress, guidance_sweep
-from core.io import CheckpointError, load_denoiser
+from core.io import CheckpointError
 from desktop_app.lessons import view_hooks
-from desktop_app.views.generate.model_panel import sample_shape
+from desktop_app.views.guidance.compare_panel import GuidanceComparePanel
 from desktop_app.views.guidance.components_panel import GuidanceComponentsPanel
+from desktop_app.views.guidance.model_choice import GuidanceModels
 from desktop_app.views.guidance.setup_panel import GuidanceSetupPanel
 from desktop_app.views.guidance.sweep_panel import GuidanceSweepPanel
 from desktop_app.widgets.timeline_scrubber import TimelineScrubber
@@ -35,12 +43,13 @@ from desktop_app.workers import BackgroundJob, EventStreamWorker, default_worker
 
 TRACE_IMAGES = 4  # images recorded per step (a 2×2 grid in each panel)
 TRACE_POINTS = 512  # 2-D points recorded per step
+FIRST_RUN_STEPS = 10  # the run the view starts by itself when first shown (about a second on a CPU)
 
 
 class GuidanceWorker(EventStreamWorker):
     """Runs a trace or a sweep generator; frames and progress events are batched for the GUI."""
 
-    FREQUENT = ("GuidanceFrame", "SweepProgress")
+    FREQUENT = ("GuidanceFrame", "SweepProgress", "SideBySideProgress")
 
 
 def _with_threads(threads: int, make_events):
@@ -61,10 +70,13 @@ class GuidanceView(QWidget):
         self._settings = settings
         self._job = BackgroundJob(self)
         self._worker: GuidanceWorker | None = None
-        self._checkpoint = None
+        self.models = GuidanceModels()
+        self._shown_once = False
+        self._run_mode = "cfg"
         self._frames: list[GuidanceFrame] = []
         self._run_scale = 1.0
         self.sweep_result = None
+        self.side_by_side_result = None
 
         self.setup = GuidanceSetupPanel()
         self.components = GuidanceComponentsPanel()
@@ -83,7 +95,9 @@ class GuidanceView(QWidget):
         self.tabs = QTabWidget()
         self.tabs.addTab(step_page, "Step by step")
         self.tabs.addTab(self.sweep, "Sweep over w")
-        self.status_label = QLabel("Press Run step by step to see ε(x_t, ∅), ε(x_t, c) and ε̃ at every step.")
+        self.compare = GuidanceComparePanel()
+        self.tabs.addTab(self.compare, "Side by side")
+        self.status_label = QLabel("Press Run step by step to see ε(x_t, ∅), ε(x_t, c) and the guided ε at every step.")
         self.status_label.setWordWrap(True)
         self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout = QVBoxLayout(self)
@@ -94,6 +108,9 @@ class GuidanceView(QWidget):
 
         self.setup.model_chosen.connect(self._on_model_chosen)
         self.setup.run_requested.connect(self._on_run_trace)
+        self.setup.mode_changed.connect(self._on_mode_changed)
+        self.compare.run_requested.connect(self._on_run_compare)
+        self.compare.cancel_requested.connect(self.cancel)
         self.setup.cancel_requested.connect(self.cancel)
         self.sweep.run_requested.connect(self._on_run_sweep)
         self.sweep.cancel_requested.connect(self.cancel)
@@ -104,32 +121,57 @@ class GuidanceView(QWidget):
     # --- model ------------------------------------------------------------------------------------
 
     def on_shown(self) -> None:
-        if not self.is_running():
-            self.setup.refresh()
+        """Refresh the model list; the first time, run a short trace so the panels show something at once."""
+        if self.is_running():
+            return
+        self.setup.refresh()
+        if not self._shown_once and self.models.checkpoint is not None and not self._frames:
+            self._shown_once = True
+            try:
+                self.run_trace(steps=min(FIRST_RUN_STEPS, self.setup.steps_spin.value()))
+                self.status_label.setText(f"A first {FIRST_RUN_STEPS}-step run to start with: scrub it, or press "
+                                          "Run step by step for the form's settings.")  # fmt: skip
+            except ValueError as error:  # e.g. the default model cannot be guided the chosen way
+                self.status_label.setText(str(error))
 
     @Slot(object)
     def _on_model_chosen(self, entry) -> None:
-        self._checkpoint = None
+        self.models.clear()
         self._frames = []
         self.scrubber.setRange(0, 0)
         if entry is None:
-            self.components.clear("No class-conditional model found: train one with classes in the Train view.")
+            self.components.clear("No model found: train one in the Train view.")
             return
         try:
-            self._checkpoint = load_denoiser(entry.path)
+            self.models.load(entry)
         except (CheckpointError, OSError) as error:
             self.components.clear(f"Cannot load {entry.label}: {error}")
             return
-        points = sample_shape(self._checkpoint) == (2,)
+        points = self.models.sample_shape == (2,)
         self.components.set_points_mode(points)
-        self.components.set_reference(self._toy_reference(entry.metadata) if points else None)
-        self.setup.set_num_timesteps(self._checkpoint.schedule.num_timesteps)
-        self.components.clear("Press Run step by step, then scrub the steps.")
+        reference = self._toy_reference(entry.metadata) if points else None
+        self.components.set_reference(reference)
+        self.compare.set_points_mode(points, reference)
+        self.setup.set_num_timesteps(self.models.checkpoint.schedule.num_timesteps)
+        self._on_mode_changed(self.setup.mode())
         self.sweep.run_button.setToolTip(
             "The sweep scores Fashion-MNIST samples with the project's classifier" if not points
             else "The sweep's metrics need the Fashion-MNIST model; choose it above"
         )  # fmt: skip
         self.status_changed.emit(f"Guidance model: {entry.label}")
+
+    def use_classifier(self, classifier) -> None:
+        """Guide with ``classifier`` (ValueError in words, and nothing changed, if it does not fit the model)."""
+        self.models.use_classifier(classifier)
+        self._on_mode_changed(self.setup.mode())
+
+    @Slot(str)
+    def _on_mode_changed(self, mode: str) -> None:
+        self._frames = []
+        self.scrubber.setRange(0, 0)
+        self.components.set_mode(mode == "classifier")
+        self.setup.set_class_names(self.models.class_names(mode))
+        self.components.clear(self.models.problem(mode) or "Press Run step by step, then scrub the steps.")
 
     @staticmethod
     def _toy_reference(metadata: dict) -> np.ndarray | None:
@@ -155,6 +197,7 @@ class GuidanceView(QWidget):
         self._worker = self._job.start(worker)
         self.setup.set_busy(True)
         self.sweep.set_busy(True)
+        self.compare.set_busy(True)
 
     @Slot()
     def _on_run_trace(self) -> None:
@@ -163,27 +206,68 @@ class GuidanceView(QWidget):
         except ValueError as error:
             QMessageBox.warning(self, "Cannot run", str(error))
 
-    def run_trace(self) -> None:
-        """Sample with the form's settings and record every step (ValueError when they cannot work)."""
+    def run_trace(self, steps: int | None = None) -> None:
+        """Sample with the form's settings (``steps`` overrides its steps) and record every step (ValueError when
+        they cannot work)."""
         if self.is_running():
             return
-        if self._checkpoint is None:
-            raise ValueError("Choose a class-conditional model first.")
         form = self.setup.settings()
-        shape = sample_shape(self._checkpoint)
+        if steps is not None:
+            form = dataclasses.replace(form, steps=steps)
+        problem = self.models.problem(form.mode)
+        if problem:
+            raise ValueError(problem)
+        shape = self.models.sample_shape
         points = shape == (2,)
         count = TRACE_POINTS if points else TRACE_IMAGES
         x_T = torch.randn((count, *shape), generator=torch.Generator().manual_seed(form.seed))
         labels = torch.full((count,), form.class_index, dtype=torch.long)
-        self._frames, self._run_scale = [], form.scale
+        self._frames, self._run_scale, self._run_mode = [], form.scale, form.mode
         self.components.set_points_mode(points, labels.numpy())
         self.progress.setRange(0, form.steps)
         self.progress.setValue(0)
+        model, schedule, clip = (
+            self.models.checkpoint.model,
+            self.models.checkpoint.schedule,
+            None if points else "clip",
+        )
+        if form.mode == "classifier":
+            make = functools.partial(trace_classifier_guidance, model, self.models.classifier, x_T, schedule, form.steps,
+                                     labels, form.scale, clip_x0=clip, keep=count)  # fmt: skip
+        else:
+            make = functools.partial(trace_guidance, model, x_T, schedule, form.steps, labels, form.scale,
+                                     interval=form.interval, clip_x0=clip, keep=count)  # fmt: skip
+        self._start(make)
+        what = "s" if form.mode == "classifier" else "w"
+        self.status_label.setText(f"Sampling with {what} = {form.scale:g}, recording ε_u, ε_c and the guided ε…")
+
+    @Slot()
+    def _on_run_compare(self) -> None:
+        try:
+            self.run_compare()
+        except ValueError as error:
+            QMessageBox.warning(self, "Cannot compare", str(error))
+
+    def run_compare(self) -> None:
+        """Classifier-free (w) and classifier guidance (s = the same scale) from one x_T (ValueError if impossible)."""
+        if self.is_running():
+            return
+        form = self.setup.settings()
+        problem = self.models.problem("cfg") or self.models.problem("classifier")
+        if problem:
+            raise ValueError(problem)
+        shape = self.models.sample_shape
+        points = shape == (2,)
+        count = TRACE_POINTS if points else 2 * TRACE_IMAGES
+        x_T = torch.randn((count, *shape), generator=torch.Generator().manual_seed(form.seed))
+        labels = torch.full((count,), form.class_index, dtype=torch.long)
+        model = self.models.checkpoint.model
+        self.compare.set_progress(0, 2 * form.steps)
         self._start(functools.partial(
-            trace_guidance, self._checkpoint.model, x_T, self._checkpoint.schedule, form.steps, labels, form.scale,
-            interval=form.interval, clip_x0=None if points else "clip", keep=count,
+            side_by_side, model, model, self.models.classifier, x_T, self.models.checkpoint.schedule, form.steps, labels,
+            form.scale, form.scale, clip_x0=None if points else "clip",
         ))  # fmt: skip
-        self.status_label.setText(f"Sampling with w = {form.scale:g}, recording ε_u, ε_c and ε̃ at each step…")
+        self.status_label.setText(f"Classifier-free and classifier guidance at scale {form.scale:g} from one x_T…")
 
     @Slot()
     def _on_run_sweep(self) -> None:
@@ -196,13 +280,14 @@ class GuidanceView(QWidget):
         """Start the guidance sweep with the sweep form's scales (ValueError when it cannot run)."""
         if self.is_running():
             return
-        if self._checkpoint is None:
-            raise ValueError("Choose a class-conditional model first.")
+        problem = self.models.problem("cfg")
+        if problem:
+            raise ValueError(problem)
         form = self.setup.settings()
         scales = self.sweep.scales()
         entry = self.setup.current_entry()
         make = functools.partial(
-            guidance_sweep, self._checkpoint.model, self._checkpoint.schedule, scales,
+            guidance_sweep, self.models.checkpoint.model, self.models.checkpoint.schedule, scales,
             per_class=self.sweep.per_class_spin.value(), steps=self.sweep.steps_spin.value(), seed=form.seed,
             interval=form.interval, class_names=entry.metadata.get("class_names", []) if entry else [],
         )  # fmt: skip
@@ -238,6 +323,12 @@ class GuidanceView(QWidget):
                 self.sweep.show_result(event.result)
                 self.status_label.setText(f"Sweep done in {event.result.seconds:.1f} s.")
                 self.status_changed.emit("Guidance sweep done")
+            elif isinstance(event, SideBySideProgress):
+                self.compare.set_progress(event.done, event.total)
+            elif isinstance(event, SideBySide):
+                self.side_by_side_result = event
+                self.compare.show_result(event, self.setup.class_combo.currentText())
+                self.status_label.setText("Both guidances done from the same x_T.")
 
     @Slot(int)
     def _on_scrub(self, position: int) -> None:
@@ -265,10 +356,12 @@ class GuidanceView(QWidget):
         self._job.wait(2000)
         self.setup.set_busy(False)
         self.sweep.set_busy(False)
+        self.compare.set_busy(False)
         self.scrubber.setLabelFunction(self._step_label)  # measures the label's width for this run's steps
         if self._frames and not self.status_label.text().startswith(("Stopped", "Cancelled")):
             self.status_label.setText(
-                f"Recorded {len(self._frames)} steps: scrub them (←/→, Home/End) to see how ε̃ leaves ε_c behind."
+                f"Recorded {len(self._frames)} steps: scrub them (←/→, Home/End) to see how the guided ε leaves ε_c "
+                "behind."
             )
 
     def shutdown(self) -> bool:
