@@ -184,6 +184,12 @@ def test_a_question_has_its_prompt_choices_answer_and_reveal():
         (lambda q: q.replace("- noise: more noise\n", ""), 6, "at least two choices"),
         (lambda q: q.replace("- noise: more noise", "- signal: again"), 9, "given twice"),
         (lambda q: q.replace(":::question dominant", ":::quiz dominant"), 6, "':::quiz' is not a block"),
+        (
+            lambda q: q.replace("- noise:", "- nois:"),
+            10,
+            "keys must be the values 'dominant' can take (signal, noise); "
+            "not a value of it: nois; no choice for: noise",
+        ),
     ],
 )
 def test_bad_questions_name_the_line(change, line, words):

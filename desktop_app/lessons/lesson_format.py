@@ -365,6 +365,18 @@ def _question(block: list[tuple[int, str]], context: _Context) -> Question:
         )
     if value.kind != "text":
         raise context.error(line, f"the answer '{name}' must be a text value whose live value is a choice's key")
+    keys = [key for key, _label in choices]
+    if value.domain and set(keys) != set(value.domain):
+        unknown, missing = [k for k in keys if k not in value.domain], [d for d in value.domain if d not in keys]
+        detail = "; ".join(
+            part
+            for part in (f"not a value of it: {', '.join(unknown)}" if unknown else "",
+                         f"no choice for: {', '.join(missing)}" if missing else "")
+            if part
+        )  # fmt: skip
+        raise context.error(
+            line, f"the choices' keys must be the values '{name}' can take ({', '.join(value.domain)}); {detail}"
+        )
     if not any(text.strip() for _n, text in prompt):
         raise context.error(first, "the question has no prompt: write it on the lines after ':::question'")
     return Question(ident, context.template(prompt), choices, name, context.template(reveal), first)

@@ -25,6 +25,7 @@ SAMPLER_NAMES = ("ddpm", "ddim", "euler", "heun", "dpmpp_2m", "dpmpp_3m", "unipc
 class Value:
     kind: str  # "number" | "integer" | "text"
     description: str
+    domain: tuple[str, ...] = ()  # every value a text value can take, where that is known (question answers)
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ VALUES: dict[str, dict[str, Value]] = {
         "seed": Value("integer", "the seed of the noise ε"),
         "source": Value("text", "what is being noised"),
         "x_t_std": Value("number", "the standard deviation of x_t's values on screen"),
-        "dominant": Value("text", "'signal' while ᾱ_t > 1/2 (SNR > 1), else 'noise'"),
+        "dominant": Value("text", "'signal' while ᾱ_t > 1/2 (SNR > 1), else 'noise'", ("signal", "noise")),
     },
     "Schedules": {
         "t": Value("integer", "schedule 1's timestep on the scrubber"),
@@ -72,8 +73,8 @@ VALUES: dict[str, dict[str, Value]] = {
         "t_2": Value("integer", "the timestep column 2 shows"),
         **_schedule_values("_1", " of schedule 1"),
         **_schedule_values("_2", " of schedule 2"),
-        "more_signal": Value("text", "the schedule that keeps the larger ᾱ at t (of columns 1 and 2)"),
-        "align_by_snr": Value("text", "'yes' when the columns are aligned by equal SNR"),
+        "more_signal": Value("text", "the schedule that keeps the larger ᾱ at t (of columns 1 and 2)", SCHEDULE_KINDS),
+        "align_by_snr": Value("text", "'yes' when the columns are aligned by equal SNR", ("yes", "no")),
     },
     "Train": {
         "step": Value("integer", "the last training step done (0 before a run)"),
@@ -94,7 +95,9 @@ VALUES: dict[str, dict[str, Value]] = {
         "eta": Value("number", "DDIM's η (0: deterministic)"),
         "guidance_scale": Value("number", "the classifier-free guidance scale w"),
         "seed": Value("integer", "the seed of x_T"),
-        "deterministic": Value("text", "'yes' when the same seed gives the same samples (DDIM η = 0, ODE solvers)"),
+        "deterministic": Value(
+            "text", "'yes' when the same seed gives the same samples (DDIM η = 0, ODE solvers)", ("yes", "no")
+        ),
     },
     "Guidance": {
         "model": Value("text", "the chosen class-conditional model"),
