@@ -241,3 +241,14 @@ def test_guesses_are_recorded_and_a_damaged_file_is_kept_aside(tmp_path):
     log.path.write_text("{not json", encoding="utf-8")
     assert log.entries() == []
     assert (tmp_path / "lessons" / "guesses.damaged.json").exists()
+
+
+def test_markdown_blocks_headings_lists_notes_and_emphasis():
+    text = "# Title\n\n1. one\n2. *two*\n\n- a\n- **b** `c`\n\n> a note\n> goes on\n\n> another\nplain $x^2$\n"
+    html = parse(HEADER + text).body.html
+    assert "<h2>Title</h2>" in html
+    assert "<ol><li>one</li><li><i>two</i></li></ol>" in html
+    assert "<ul><li>a</li><li><b>b</b> <code>c</code></li></ul>" in html
+    assert "<i>a note goes on</i></p>" in html and "<i>another</i></p>" in html
+    assert "<p>plain " in html and "<sup>2</sup>" in html
+    assert "&lt;b&gt;" in parse(HEADER + "<b>not a tag</b>\n").body.html  # the teacher's text is text

@@ -46,6 +46,7 @@ BINDING_BODY = re.compile(r"^\s*([A-Za-z_]\w*)\s*(?:\|\s*(\w+)\s*)?(?::\s*(\S.*?
 PLACEHOLDER = re.compile(PLACEHOLDER_START + r"(\d+)" + PLACEHOLDER_END)
 FILTERS = ("percent",)
 MISSING = "—"  # shown for a value the view cannot know yet (no loss before training)
+NOTE_START, NOTE_END = '<p style="margin-left: 12px;"><i>', "</i></p>"
 
 
 class LessonError(ValueError):
@@ -391,6 +392,7 @@ def _markdown(lines: list[tuple[int, str]], context: _Context) -> str:
     paragraph: list[tuple[int, str]] = []
     items: list[str] = []
     list_tag = ["ul"]
+    note_open = False  # the previous line was a '> ' note: the next one continues it
 
     def flush() -> None:
         if paragraph:
@@ -404,6 +406,7 @@ def _markdown(lines: list[tuple[int, str]], context: _Context) -> str:
     for number, raw in lines:
         line = raw.strip()
         heading = re.match(r"^(#{1,3})\s+(.*)$", line)
+        continues_note, note_open = note_open, line.startswith("> ")
         if not line:
             flush()
         elif heading:
@@ -420,8 +423,12 @@ def _markdown(lines: list[tuple[int, str]], context: _Context) -> str:
             list_tag[0] = ordered
             items.append(_inline(line.split(" ", 1)[1].strip(), number, context))
         elif line.startswith("> "):
-            flush()
-            out.append(f'<p style="margin-left: 12px;"><i>{_inline(line[2:], number, context)}</i></p>')
+            note = _inline(line[2:], number, context)
+            if continues_note:
+                out[-1] = out[-1][: -len(NOTE_END)] + " " + note + NOTE_END
+            else:
+                flush()
+                out.append(NOTE_START + note + NOTE_END)
         elif items and raw.startswith("  "):
             items[-1] += " " + _inline(line, number, context)
         else:

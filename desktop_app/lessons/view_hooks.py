@@ -107,6 +107,7 @@ def train_values(view) -> dict:
         "T": view.timesteps_spin.value(),
         "dataset": view.dataset_name(),
         "batch": view.batch_spin.value(),
+        "objective": view.setup_panel.objective_combo.currentText(),
         "state": state,
     }
 
@@ -121,7 +122,8 @@ def apply_train_state(view, state: dict) -> None:
 
 
 def watch_train(view) -> None:
-    _watch(view, [view.timesteps_spin.valueChanged, view.steps_spin.valueChanged, view.batch_spin.valueChanged])
+    spins = (view.timesteps_spin, view.steps_spin, view.batch_spin)
+    _watch(view, [spin.valueChanged for spin in spins] + [view.setup_panel.objective_combo.currentIndexChanged])
 
 
 # --- Generate -------------------------------------------------------------------------------------

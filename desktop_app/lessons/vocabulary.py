@@ -83,6 +83,7 @@ VALUES: dict[str, dict[str, Value]] = {
         "T": Value("integer", "the number of timesteps the model is trained on"),
         "dataset": Value("text", "the dataset chosen in the form"),
         "batch": Value("integer", "the batch size"),
+        "objective": Value("text", "what the network learns to predict, as the form shows it (ε, x_0 or v)"),
         "state": Value("text", "'idle', 'training' or 'paused'"),
     },
     "Generate": {
