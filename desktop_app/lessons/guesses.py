@@ -25,7 +25,14 @@ class GuessLog:
     """Append-only list of guesses in ``path`` (a damaged file is kept aside, never lost silently)."""
 
     def __init__(self, path: str | Path | None = None):
-        self.path = Path(path) if path is not None else default_guesses_path()
+        self._path = Path(path) if path is not None else None
+
+    @property
+    def path(self) -> Path:
+        """Found on first use: a locked-down data folder must not stop the window from opening."""
+        if self._path is None:
+            self._path = default_guesses_path()
+        return self._path
 
     def entries(self) -> list[dict]:
         try:
