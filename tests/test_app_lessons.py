@@ -162,6 +162,13 @@ def test_a_broken_lesson_file_is_named_with_its_line_in_the_panel(window, tmp_pa
         assert [lesson.name for lesson in panel.tour.lessons] == ["01_mine"]
         assert not panel.errors.isHidden()
         assert "02_typo.md, line 6: the Forward process view has no live value 'alpha_bra'" in panel.errors.text()
+        empty = install_lessons(window, folder=tmp_path / "none", guesses=GuessLog(tmp_path / "g.json"))
+        empty.panel.on_views_ready()
+        assert "No lesson files were found" in empty.panel.text_html() and not empty.panel.next_button.isEnabled()
+        window.removeDockWidget(empty.dock)
+        window.statusBar().removeWidget(empty.button)
+        empty.dock.deleteLater()
+        empty.button.deleteLater()
     finally:
         window.removeDockWidget(extra.dock)
         window.statusBar().removeWidget(extra.button)

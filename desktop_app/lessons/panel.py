@@ -55,6 +55,10 @@ class LessonPanel(QWidget):
         self.tour.step_changed.connect(self._on_step_changed)
         if lesson_set.lessons:
             self._on_step_changed(0)
+        else:
+            self.text.setText("<p>No lesson files were found. Lessons are Markdown files in resources/lessons/.</p>")
+            for widget in (self.previous_button, self.next_button, self.open_button, self.step_combo):
+                widget.setEnabled(False)
 
     def _build_ui(self) -> None:
         self.step_combo = QComboBox()
@@ -214,6 +218,8 @@ class LessonPanel(QWidget):
         self.view_note.setText(step)
 
     def _connect_source(self) -> None:
+        if self.lesson() is None:
+            return
         view = self.main_window.views.get(self.lesson().view)
         if view is self._source:
             return
