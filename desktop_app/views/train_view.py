@@ -39,7 +39,7 @@ from desktop_app.views.train.data_picker import DRAWING_SPEC
 from desktop_app.views.train.form_parts import show_field_value
 from desktop_app.views.train.formatting import format_count, format_duration
 from desktop_app.views.train.loss_curves import LossCurves
-from desktop_app.views.train.preview_panel import PreviewPanel, preview_picture
+from desktop_app.views.train.preview_panel import PreviewPanel, preview_picture, scored_training
 from desktop_app.views.train.progress_panel import ProgressPanel
 from desktop_app.views.train.resume_question import ask_overwrite
 from desktop_app.views.train.run_controls import RunControls, RunState
@@ -234,7 +234,7 @@ class TrainView(QWidget):
         self.curves.clear()
         self.preview_panel.start_run(config)
         self.progress_panel.reset(config.batch_size)
-        worker = TrainingWorker(config, resume_from=resume_from)
+        worker = TrainingWorker(config, resume_from=resume_from, train_function=scored_training)
         worker.events.connect(self._on_events)
         worker.errored.connect(self._on_error)
         worker.finished.connect(self._on_worker_finished)
@@ -367,6 +367,8 @@ class TrainView(QWidget):
             elif kind == "Preview":
                 self._last_preview = event
                 self.preview_panel.show_samples(event)
+            elif kind == "PreviewScore":
+                self.preview_panel.show_score(event)
             elif kind == "CheckpointSaved":
                 self.progress_panel.show_message(f"Step {event.step:,}: saved ({event.reason}) to {event.path}")
                 self._checkpoint_path = Path(event.path) if event.reason != "requested" else self._checkpoint_path

@@ -1,6 +1,7 @@
 """Samples improving while it trains: every few hundred steps core draws samples from the EMA weights
 with fixed noise, shown as an image grid, or for 2-D data as a point cloud over the training points
-in grey (loaded off the GUI thread when the run starts).
+in grey (loaded off the GUI thread when the run starts). Each preview is scored (``scored_training``):
+its MMD² or FID and class accuracy join the title, the run's history of scores is in the tooltip.
 """
 
 from __future__ import annotations
@@ -25,6 +26,16 @@ POINT_DATA_PREFIXES = ("toy:", "word:", "drawing:")  # dataset specs of 2-D poin
 def reference_points(spec: str, n: int = 2000) -> np.ndarray:
     """``n`` points of a 2-D dataset (the grey background of the preview)."""
     return get_dataset(spec, n=n).points.numpy()
+
+
+def scored_training(config: TrainConfig, control=None, **options):
+    """``core.training.train`` with every preview scored after it is drawn (``PreviewScore`` events:
+    MMD² for 2-D toys, FID and class accuracy for Fashion-MNIST), on the training worker's thread.
+    Scoring only reads the preview samples, so the run's weights are those of plain ``train``."""
+    from core.evaluation.training_quality import with_preview_scores
+    from core.training import train
+
+    return with_preview_scores(train(config, control, **options), config.dataset, config.dataset_options)
 
 
 def preview_picture(event) -> np.ndarray:
@@ -56,6 +67,8 @@ class PreviewPanel(QWidget):
             widget.setMinimumSize(180, 140)
             layout.addWidget(widget)
         self._reference = BackgroundJob(self)  # loads the grey training points
+        self.scores: list = []  # core's PreviewScore events of this run
+        self._preview_count = 0
 
     def show_kind(self, points: bool) -> None:
         """Show the point cloud (2-D data) or the image grid."""
@@ -65,6 +78,7 @@ class PreviewPanel(QWidget):
     def start_run(self, config: TrainConfig) -> None:
         """A new run: empty previews, titles saying when the first one comes, the grey data for 2-D sets."""
         self.preview_image_item.clear()
+        self.scores, self._preview_count = [], config.preview_count
         self.preview_points.set_points(np.zeros((0, 2), np.float32))
         self._preview_box.autoRange()
         self.preview_points.set_reference(None)
@@ -92,6 +106,28 @@ class PreviewPanel(QWidget):
         self.preview_image_item.setImage(np.ascontiguousarray(grid), autoLevels=False, levels=(0, 255))
         self._preview_box.autoRange(padding=0.02)
         self._preview_title.setText(f"Samples at step {event.step:,} (EMA weights)", **themes.title_style())
+
+    def show_score(self, event) -> None:
+        """Core's PreviewScore of the preview just shown: its headline number joins the title, the whole
+        history of scores goes into the tooltip (``core.evaluation.training_quality``)."""
+        self.scores.append(event)
+        names = {"mmd": "MMD²", "fid": f"FID (n={self._preview_count})", "class_accuracy": "class acc."}
+        headline = f"{names[event.headline]} {event.metrics[event.headline]:.3g}"
+        if "class_accuracy" in event.metrics:
+            headline += f", {event.metrics['class_accuracy']:.0%} right class"
+        history = "\n".join(
+            f"step {s.step:,}: "
+            + ", ".join(f"{names.get(k, k)} {v:.3g}" for k, v in s.metrics.items())
+            + f" (scored in {s.seconds:.2f} s)"
+            for s in self.scores[-12:]
+        )
+        tip = "Quality of the preview samples (EMA weights), scored after each preview:\n" + history
+        if event.headline == "mmd":  # 2-D points
+            self.preview_points.setTitle(f"Step {event.step:,} · {headline} · grey: data", **themes.title_style())
+            self.preview_points.setToolTip(tip)
+        else:
+            self._preview_title.setText(f"Step {event.step:,} (EMA) · {headline}", **themes.title_style())
+            self.preview_images.setToolTip(tip)
 
     def shutdown(self) -> None:
         """Wait for the grey points still loading."""
