@@ -21,8 +21,8 @@ One file per step of the tour, in ``resources/lessons/``, read in file-name orde
 
 Bindings are ``{{name}}``, ``{{name:.2f}}`` (a Python format spec), ``{{name|percent}}`` (0.31 → "31 %")
 and ``{{name|percent:.1f}}``; ``name`` is one of the live values of the view the lesson names.
-Formulas between ``$…$`` (or a line ``$$…$$``) use the LaTeX subset of ``formula.py``. Markdown:
-``#``/``##``/``###`` headings, paragraphs, ``-`` lists, ``> `` notes, ``**bold**``, ``*italic*``, ```code```.
+Formulas between ``$…$`` (or a line ``$$…$$``) use the LaTeX subset of ``formula.py``; the Markdown
+(headings, lists, notes, emphasis) is that of ``markdown.py``.
 A question's ``answer`` names a text value of the view whose live value is one of the choices' keys.
 
 Every problem raises ``LessonError`` naming the file and the line (an unknown binding, view, state
@@ -38,7 +38,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from desktop_app.lessons import vocabulary
-from desktop_app.lessons.formula import PLACEHOLDER_END, PLACEHOLDER_START, FormulaError, render_formula
+from desktop_app.lessons.formula import PLACEHOLDER_END, PLACEHOLDER_START
+from desktop_app.lessons.markdown import markdown_to_rich_text
 
 BINDING = re.compile(r"\{\{(\s*[A-Za-z_][^{}]*?)\}\}")  # "{{" then a name: LaTeX's "}}" is no binding
 UNCLOSED = re.compile(r"\{\{\s*[A-Za-z_]")
@@ -46,7 +47,6 @@ BINDING_BODY = re.compile(r"^\s*([A-Za-z_]\w*)\s*(?:\|\s*(\w+)\s*)?(?::\s*(\S.*?
 PLACEHOLDER = re.compile(PLACEHOLDER_START + r"(\d+)" + PLACEHOLDER_END)
 FILTERS = ("percent",)
 MISSING = "—"  # shown for a value the view cannot know yet (no loss before training)
-NOTE_START, NOTE_END = '<p style="margin-left: 12px;"><i>', "</i></p>"
 
 
 class LessonError(ValueError):
@@ -255,7 +255,7 @@ class _Context:
     def template(self, numbered: list[tuple[int, str]]) -> Template:
         bindings: list[Binding] = []
         marked = [(n, self._mark_bindings(text, n, bindings)) for n, text in numbered]
-        return Template(_markdown(marked, self), bindings)
+        return Template(markdown_to_rich_text(marked, self.error), bindings)
 
     def _mark_bindings(self, text: str, line: int, bindings: list[Binding]) -> str:
         def replace(match: re.Match) -> str:
@@ -381,85 +381,6 @@ def _question(block: list[tuple[int, str]], context: _Context) -> Question:
     if not any(text.strip() for _n, text in prompt):
         raise context.error(first, "the question has no prompt: write it on the lines after ':::question'")
     return Question(ident, context.template(prompt), choices, name, context.template(reveal), first)
-
-
-# --- a small Markdown ----------------------------------------------------------------------------
-
-
-def _markdown(lines: list[tuple[int, str]], context: _Context) -> str:
-    """Qt rich text for a small Markdown: headings, paragraphs, lists, notes, emphasis, code, formulas."""
-    out: list[str] = []
-    paragraph: list[tuple[int, str]] = []
-    items: list[str] = []
-    list_tag = ["ul"]
-    note_open = False  # the previous line was a '> ' note: the next one continues it
-
-    def flush() -> None:
-        if paragraph:
-            out.append(f"<p>{' '.join(_inline(t, n, context) for n, t in paragraph)}</p>")
-            paragraph.clear()
-        if items:
-            tag = list_tag[0]
-            out.append(f"<{tag}>" + "".join(f"<li>{item}</li>" for item in items) + f"</{tag}>")
-            items.clear()
-
-    for number, raw in lines:
-        line = raw.strip()
-        heading = re.match(r"^(#{1,3})\s+(.*)$", line)
-        continues_note, note_open = note_open, line.startswith("> ")
-        if not line:
-            flush()
-        elif heading:
-            flush()
-            level = len(heading.group(1)) + 1  # '#' is the lesson's own heading: h2 sits well in a side panel
-            out.append(f"<h{level}>{_inline(heading.group(2), number, context)}</h{level}>")
-        elif line.startswith("$$") and line.endswith("$$") and len(line) > 4:
-            flush()
-            out.append(f'<p align="center">{_formula(line[2:-2], number, context)}</p>')
-        elif line.startswith(("- ", "* ")) or re.match(r"^\d+\.\s", line):
-            ordered = "ol" if line[0].isdigit() else "ul"
-            if paragraph or (items and list_tag[0] != ordered):
-                flush()
-            list_tag[0] = ordered
-            items.append(_inline(line.split(" ", 1)[1].strip(), number, context))
-        elif line.startswith("> "):
-            note = _inline(line[2:], number, context)
-            if continues_note:
-                out[-1] = out[-1][: -len(NOTE_END)] + " " + note + NOTE_END
-            else:
-                flush()
-                out.append(NOTE_START + note + NOTE_END)
-        elif items and raw.startswith("  "):
-            items[-1] += " " + _inline(line, number, context)
-        else:
-            if items:
-                flush()
-            paragraph.append((number, line))
-    flush()
-    return "\n".join(out)
-
-
-def _inline(text: str, line: int, context: _Context) -> str:
-    parts = text.split("$")
-    if len(parts) % 2 == 0:
-        raise context.error(line, "a formula is not closed: every '$' needs a partner")
-    rendered = []
-    for i, part in enumerate(parts):
-        rendered.append(_formula(part, line, context) if i % 2 else _emphasis(html.escape(part, quote=False)))
-    return "".join(rendered)
-
-
-def _emphasis(text: str) -> str:
-    text = re.sub(r"`([^`]+)`", r"<code>\1</code>", text)
-    text = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", text)
-    return re.sub(r"(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?![\w*])", r"<i>\1</i>", text)
-
-
-def _formula(source: str, line: int, context: _Context) -> str:
-    try:
-        return render_formula(source)
-    except FormulaError as error:
-        raise context.error(line, f"in the formula ${source}$: {error}") from None
 
 
 def _did_you_mean(name: str, known) -> str:
