@@ -43,6 +43,7 @@ from desktop_app.workers import BackgroundJob, EventStreamWorker, default_worker
 
 TRACE_IMAGES = 4  # images recorded per step (a 2×2 grid in each panel)
 TRACE_POINTS = 512  # 2-D points recorded per step
+COMPARE_IMAGES = 9  # a 3×3 grid per guidance in the Side by side tab
 FIRST_RUN_STEPS = 10  # the run the view starts by itself when first shown (about a second on a CPU)
 
 
@@ -258,7 +259,7 @@ class GuidanceView(QWidget):
             raise ValueError(problem)
         shape = self.models.sample_shape
         points = shape == (2,)
-        count = TRACE_POINTS if points else 2 * TRACE_IMAGES
+        count = TRACE_POINTS if points else COMPARE_IMAGES
         x_T = torch.randn((count, *shape), generator=torch.Generator().manual_seed(form.seed))
         labels = torch.full((count,), form.class_index, dtype=torch.long)
         model = self.models.checkpoint.model

@@ -129,8 +129,8 @@ class GuidanceComparePanel(QWidget):
             pairs[1::2] = start + direction * (ARROW_LENGTH / longest if longest > 0 else 0.0)
             self.arrows.setData(pairs[:, 0], pairs[:, 1])
         self.summary.setText(
-            f"Class {class_name}: classifier-free guidance at w = {result.cfg_scale:g} (left / blue) and classifier "
-            f"guidance at s = {result.classifier_scale:g} (middle / orange), both from the same x_T. The gradient "
+            f"Class {class_name}: classifier-free guidance at w = {result.cfg_scale:g} (left; blue dots) and "
+            f"classifier guidance at s = {result.classifier_scale:g} (middle; orange dots), from the same x_T. The gradient "
             f"∇log p(c|x_t) is the classifier's, taken at t = {result.gradient_t} of the classifier-guided run."
         )
 
