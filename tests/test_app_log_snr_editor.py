@@ -96,3 +96,20 @@ def test_drawn_points_survive_a_restart(qtbot, tmp_path):
     np.testing.assert_allclose(
         second.columns[0].schedule.log_snr.numpy(), first.columns[0].schedule.log_snr.numpy(), atol=1e-3
     )
+
+
+def test_learning_a_schedule_draws_it_in_a_column(qtbot, view):
+    view.learn_panel.steps = 30  # a quick run; the app learns for LEARN_STEPS
+    with qtbot.waitSignal(view.learn_panel.learned, timeout=180_000) as learned:
+        qtbot.mouseClick(view.learn_panel.button, Qt.MouseButton.LeftButton)
+        assert not view.learn_panel.button.isEnabled()
+    knots = learned.args[0]
+    assert knots.shape == KNOT_POSITIONS.shape and np.all(np.diff(knots) < 0)
+    assert 8.0 < knots[0] < 11.0 and -9.0 < knots[-1] < -6.0  # VDM's endpoints start at log-SNR +10 and −8
+    column = view.columns[-1]
+    assert column.settings().kind == DRAWN_KIND
+    np.testing.assert_allclose(view.log_snr_editor.values(), knots)
+    drawn = column.schedule.log_snr.numpy()
+    assert drawn[499] == pytest.approx(np.interp(0.5, KNOT_POSITIONS, knots), abs=0.05)
+    qtbot.waitUntil(lambda: view.learn_panel.button.isEnabled(), timeout=10_000)
+    assert "learned" in view.learn_panel.status.text()

@@ -188,3 +188,10 @@ def knots_of(schedule: NoiseSchedule, positions) -> np.ndarray:
     """The log-SNR of ``schedule`` at the given t/T positions (to start the editor from a known schedule)."""
     grid = (np.arange(schedule.num_timesteps) + 1.0) / schedule.num_timesteps
     return np.interp(np.asarray(positions, dtype=np.float64), grid, schedule.log_snr.numpy())
+
+
+@torch.no_grad()
+def log_snr_at(gamma: nn.Module, positions) -> np.ndarray:
+    """λ(t) = −γ(t) of a (learned) schedule at t = ``positions`` in [0, 1]: control points for the drawn schedule."""
+    t = torch.as_tensor(np.asarray(positions, dtype=np.float64), dtype=torch.float32)
+    return (-gamma(t)).double().numpy()

@@ -36,7 +36,8 @@ from core.diffusion import (
 from desktop_app import export
 from desktop_app.lessons import view_hooks
 from desktop_app.views.schedules.column import ColumnSettings, ScheduleColumn
-from desktop_app.views.schedules.log_snr_editor import DRAWN_KIND, LogSnrEditor
+from desktop_app.views.schedules.learn_panel import LearnSchedulePanel
+from desktop_app.views.schedules.log_snr_editor import DRAWN_KIND, KNOT_POSITIONS, LogSnrEditor
 from desktop_app.widgets.timeline_scrubber import TimelineScrubber
 from desktop_app.window import themes
 
@@ -92,7 +93,8 @@ class SchedulesView(QWidget):
         controls.addWidget(self.seed_spin)
         controls.addSpacing(16)
         controls.addWidget(self.align_check)
-        controls.addStretch(1)
+        self.learn_panel = LearnSchedulePanel(KNOT_POSITIONS)
+        controls.addWidget(self.learn_panel, 1)  # its status line takes the free width, never more
         controls.addWidget(self.add_button)
 
         self.columns_row = QHBoxLayout()
@@ -136,6 +138,7 @@ class SchedulesView(QWidget):
 
         self.log_snr_editor = LogSnrEditor(self.plots["log_snr"], self._restored_knots(), self)
         self.log_snr_editor.changed.connect(self._on_knots_changed)
+        self.learn_panel.learned.connect(self._on_learned_knots)
 
         scrub_row = QHBoxLayout()
         scrub_row.addWidget(self.scrubber_caption)
@@ -237,6 +240,7 @@ class SchedulesView(QWidget):
         s.setValue("schedules/source", self.source_combo.currentText())
         s.setValue("schedules/seed", self.seed_spin.value())
         s.setValue("schedules/align_snr", self.align_check.isChecked())
+        self.learn_panel.shutdown()
         s.setValue("schedules/log_snr_knots", [f"{v:.4f}" for v in self.log_snr_editor.values()])
         return True
 
@@ -363,6 +367,13 @@ class SchedulesView(QWidget):
             if column.settings().kind == DRAWN_KIND:
                 column.schedule = column.settings().make(knots)
         self._on_schedules_changed()
+
+    @Slot(object)
+    def _on_learned_knots(self, knots) -> None:
+        """A schedule was learned (VDM): it becomes the drawn one, shown in the last column if none is drawn."""
+        if not any(c.settings().kind == DRAWN_KIND for c in self.columns):
+            self.columns[-1].kind_combo.setCurrentText(DRAWN_KIND)
+        self.log_snr_editor.set_values(knots)
 
     @Slot()
     def _on_add_clicked(self) -> None:

@@ -105,6 +105,10 @@ class LogSnrEditor(QObject):
     def values(self) -> np.ndarray:
         return self.handles.values.copy()
 
+    def set_values(self, values) -> None:
+        """Replace every control point (e.g. by a learned schedule's log-SNR); monotone and range enforced."""
+        self._on_moved(np.clip(monotone_knots(values), *LOG_SNR_RANGE))
+
     def show_for(self, colour: str | None) -> None:
         """Show the handles in the drawn column's colour, or hide them when no column is drawn."""
         if colour is not None:
