@@ -24,7 +24,14 @@ from pathlib import Path
 
 import torch
 
-from core.evaluation.sampler_race import DEFAULT_NFES, LANES, QualityFinished, quality_table, quality_vs_nfe
+from core.evaluation.sampler_race import (
+    DEFAULT_NFES,
+    LANES,
+    RACE_SPACINGS,
+    QualityFinished,
+    quality_table,
+    quality_vs_nfe,
+)
 from core.io import load_denoiser
 from core.runtime import resources_dir
 
@@ -60,6 +67,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--nfes", nargs="+", type=int, default=list(DEFAULT_NFES))
     parser.add_argument("--samples", type=int, default=1000)
     parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument("--spacing", default="default", choices=list(RACE_SPACINGS), help="default: each sampler's own")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--json", type=Path, default=None, help="write the last model's table here")
     args = parser.parse_args(argv)
@@ -70,7 +78,8 @@ def main(argv: list[str] | None = None) -> None:
         dataset = str(checkpoint.metadata.get("dataset_name") or "").removeprefix("toy:") or None
         started, cpu_started = time.perf_counter(), time.process_time()
         events = quality_vs_nfe(checkpoint.model, checkpoint.schedule, args.lanes, args.nfes,
-                                num_samples=args.samples, dataset=dataset, batch_size=args.batch)  # fmt: skip
+                                num_samples=args.samples, dataset=dataset, batch_size=args.batch,
+                                spacing=args.spacing)  # fmt: skip
         result = next(e for e in events if isinstance(e, QualityFinished)).result
         seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
         extra = ("class_accuracy", "precision", "recall") if result.kind == "images" else ()

@@ -169,3 +169,13 @@ def test_a_measured_table_beside_the_model_is_shown_until_the_user_scores_their_
     (tmp_path / "broken_sampler_quality.json").write_text("{not json")
     view._show_measured_quality(tmp_path / "broken.safetensors")  # ignored: the last table stays
     assert quality.measured is not None
+
+
+def test_the_shipped_fashion_mnist_table_is_shown_when_its_model_is_chosen(qtbot, view):
+    view.setup.select_model("fmnist_unet")
+    quality = view.quality
+    assert quality.measured is not None and quality.measured["threads"] == 1
+    assert {"ddim", "dpmpp_3m", "unipc", "deis"} <= set(quality.curves)
+    assert quality.chosen_metric() == "fid" and quality.floor_line.isVisible()
+    view.setup.select_model("toy_spiral")  # no table beside the spiral: the plot is empty again
+    assert quality.measured is None and not quality.curves

@@ -177,7 +177,8 @@ class QualityPanel(QWidget):
             y = np.array([self.value(p, metric) for p in mine], dtype=float)
             if key not in self.curves:
                 colour = themes.series_colour(index)
-                self.curves[key] = self.plot.plot(pen=themes.thick_pen(colour), symbol="o", symbolSize=6,
+                symbol = ("o", "t", "s", "d")[index // 4 % 4]  # the palette repeats: the markers tell lanes apart
+                self.curves[key] = self.plot.plot(pen=themes.thick_pen(colour), symbol=symbol, symbolSize=7,
                                                   symbolBrush=colour, name=mine[0].label)  # fmt: skip
             self.curves[key].setData(x, y)
         floor = None if self.result is None or metric == "seconds" else self.result.floor.get(metric)
