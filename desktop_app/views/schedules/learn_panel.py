@@ -18,7 +18,7 @@ from core.training.learned_schedule import VDMConfig, VDMFinished, VDMStep, trai
 from desktop_app.workers import BackgroundJob, EventStreamWorker, default_worker_threads
 
 LEARN_STEPS = 400  # about half a minute on a loaded 2-core machine
-BUTTON_TEXT = "Learn log-SNR (VDM)"
+BUTTON_TEXT = "Learn log-SNR"  # short: the Schedules row must fit 1024 px at 150 % text
 
 
 class ScheduleLearningWorker(EventStreamWorker):
@@ -36,10 +36,11 @@ class LearnSchedulePanel(QWidget):
         self.steps = LEARN_STEPS
         self.button = QPushButton(BUTTON_TEXT)
         self.button.setToolTip(
-            "Kingma et al. 2021: train a 2-D model on two moons with a monotone log-SNR network and the\n"
+            "VDM (Kingma et al. 2021): train a 2-D model on two moons with a monotone log-SNR network and the\n"
             "continuous-time VLB, then draw the learned schedule as the 'drawn log-SNR' column"
         )
         self.button.clicked.connect(self._on_clicked)
+        self.button.setMinimumWidth(self.button.sizeHint().width())  # the progress text never narrows it
         self.status = QLabel("")
         self.status.setToolTip("Progress of the learned schedule: the VLB estimate in bits per dimension")
         self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # never widens the row
@@ -71,7 +72,7 @@ class LearnSchedulePanel(QWidget):
         for event in events:
             if isinstance(event, VDMStep):
                 self.status.setText(f"{event.step}/{event.total_steps} · VLB {event.bits_per_dim:.2f}")
-                self.button.setText(f"Learning {event.step}/{event.total_steps}")  # seen even in a narrow row
+                self.button.setText(f"{event.step}/{event.total_steps}")  # seen even where the status has no room
             elif isinstance(event, VDMFinished) and event.reason == "completed":
                 self.status.setText(f"learned ({event.step} steps)")
                 self.learned.emit(log_snr_at(event.gamma, self.positions))
