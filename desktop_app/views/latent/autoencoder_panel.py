@@ -25,7 +25,7 @@ from desktop_app.widgets.flow_row import FlowRow
 from desktop_app.widgets.image_panel import ImagePanel
 
 LATENT_LEVELS = (-3.0, 3.0)  # scaled latents have unit variance: black = −3σ, grey = 0, white = +3σ
-ERROR_LEVELS = (0.0, 0.5)  # |x − x̃| in [−1, 1] units: white = an error of a quarter of the range or more
+ERROR_LEVELS = (0.0, 0.25)  # |x − x̃| in [−1, 1] units: white = an eighth of the range or more
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.webp *.tif *.tiff)"
 
 
@@ -63,7 +63,7 @@ class AutoencoderPanel(QWidget):
         self.image_panel = ImagePanel("Image x", "32×32 pixels")
         self.latent_panel = ImagePanel("Latent z · s", "4 channels of 8×8, black −3, grey 0, white +3")
         self.reconstruction_panel = ImagePanel("Reconstruction 𝒟(z)", "decoded from the latent alone")
-        self.error_panel = ImagePanel("Error |x − 𝒟(z)|", "black 0, white ≥ 0.5")
+        self.error_panel = ImagePanel("Error |x − 𝒟(z)|", "black 0, white ≥ 0.25")
         panels = QHBoxLayout()
         for panel in (self.image_panel, self.latent_panel, self.reconstruction_panel, self.error_panel):
             panel.setMinimumSize(120, 140)
