@@ -232,3 +232,26 @@ def test_a_model_trained_here_is_offered_to_every_view_that_can_use_it(window):
     assert any(edit_models.itemText(i).startswith("Just trained") for i in range(edit_models.count()))
     generate_models = window.view("Generate").model_panel.model_combo
     assert any(generate_models.itemText(i).startswith("Just trained") for i in range(generate_models.count()))
+
+
+def test_a_closed_window_is_freed_at_once_not_by_the_garbage_collector(qtbot, settings):
+    """A reference cycle through the window (a helper keeping ``self.window``) leaves a closed window to the
+    garbage collector, which destroys its widgets in an arbitrary order: pyqtgraph's menus then crashed Qt
+    (a segfault in QWidget::screen during gc). Helpers reach the window through their Qt parent instead."""
+    import gc
+    import weakref
+
+    window = MainWindow(settings)
+    window.show()
+    qtbot.waitExposed(window)
+    assert window.close()
+    gc.collect()
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        ref = weakref.ref(window)
+        del window
+        assert ref() is None, [type(r).__name__ for r in gc.get_referrers(ref())]
+    finally:
+        if was_enabled:
+            gc.enable()

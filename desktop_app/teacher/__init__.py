@@ -40,7 +40,6 @@ class TeacherTools(QObject):
 
     def __init__(self, window: QMainWindow):
         super().__init__(window)
-        self.window = window
         self.settings = window.settings
         self.mode = TeacherMode(window, self.settings)
         file_menu, view_menu = _menu(window, "File"), _menu(window, "View")
@@ -56,6 +55,12 @@ class TeacherTools(QObject):
         self.diagram_action = self._action("Pipeline and &U-Net diagram…", "Ctrl+Shift+U", self._on_diagram)
         view_menu.addAction(self.diagram_action)
         self.mode.restore()
+
+    @property
+    def window(self):
+        """The window this belongs to: its Qt parent (no Python reference, so no cycle keeps a closed window
+        alive until the garbage collector destroys its widgets in an arbitrary order)."""
+        return self.parent()
 
     def _action(self, text: str, shortcut: str, slot) -> QAction:
         action = QAction(text, self.window)

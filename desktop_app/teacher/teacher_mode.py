@@ -71,7 +71,6 @@ class TeacherMode(QObject):
 
     def __init__(self, window: QMainWindow, settings: QSettings):
         super().__init__(window)
-        self.window = window
         self.settings = settings
         self._on = False
         self._hidden: list[QWidget] = []  # controls we hid, to show again on leaving
@@ -88,6 +87,12 @@ class TeacherMode(QObject):
         self.full_screen_action.toggled.connect(self._on_full_screen)
         window.appearance.applied.connect(self._on_appearance_applied)
         window.views_ready.connect(self._on_views_ready)
+
+    @property
+    def window(self):
+        """The window this belongs to: its Qt parent (no Python reference, so no cycle keeps a closed window
+        alive until the garbage collector destroys its widgets in an arbitrary order)."""
+        return self.parent()
 
     def add_to(self, menu: QMenu) -> None:
         menu.addSeparator()

@@ -22,8 +22,13 @@ class Appearance(QObject):
     def __init__(self, settings: QSettings, window: QWidget):
         super().__init__(window)
         self.settings = settings
-        self.window = window
         self.theme_actions: dict[str, QAction] = {}
+
+    @property
+    def window(self):
+        """The window this belongs to: its Qt parent (no Python reference, so no cycle keeps a closed window
+        alive until the garbage collector destroys its widgets in an arbitrary order)."""
+        return self.parent()
 
     def build_menus(self, view_menu: QMenu) -> None:
         size_menu = view_menu.addMenu("Text &size")
