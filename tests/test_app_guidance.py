@@ -89,7 +89,7 @@ def test_interval_and_arrows_on_the_2d_cloud(qtbot, view):
     gx, gy = view.components.line_data("guided")
     cx, cy = view.components.line_data("cond")
     assert len(gx) > 0 and np.abs(gx - cx).max() > 1e-3  # inside: ε̃ ≠ ε_c
-    assert "(no guidance)" not in view._step_label(inside[0])
+    assert "outside the guidance interval" not in view.components.caption.text()
     view.scrubber.setValue(outside[0])
     gx, gy = view.components.line_data("guided")
     cx, cy = view.components.line_data("cond")

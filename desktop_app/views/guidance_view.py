@@ -82,7 +82,8 @@ class GuidanceView(QWidget):
         self.setup = GuidanceSetupPanel()
         self.components = GuidanceComponentsPanel()
         self.scrubber = TimelineScrubber()
-        self.scrubber.setLabelFunction(self._step_label)
+        # No label beside the scrubber: t is in the step caption, and a label whose text changes re-lays-out
+        # the window at every step (≈ 4.5 ms of the 8 ms frame budget, bench_guidance.py --scrub).
         self.progress = QProgressBar()
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
@@ -336,12 +337,6 @@ class GuidanceView(QWidget):
         if 0 <= position < len(self._frames):
             self.components.show_frame(self._frames[position], self._run_scale)
 
-    def _step_label(self, position: int) -> str:
-        if not 0 <= position < len(self._frames):
-            return ""
-        frame = self._frames[position]
-        return f"t = {frame.t}" + ("" if frame.guided else " (no guidance)")
-
     @Slot(str)
     def _on_error(self, message: str) -> None:
         self.status_label.setText(f"Stopped: {message}")
@@ -358,7 +353,6 @@ class GuidanceView(QWidget):
         self.setup.set_busy(False)
         self.sweep.set_busy(False)
         self.compare.set_busy(False)
-        self.scrubber.setLabelFunction(self._step_label)  # measures the label's width for this run's steps
         if self._frames and not self.status_label.text().startswith(("Stopped", "Cancelled")):
             self.status_label.setText(
                 f"Recorded {len(self._frames)} steps: scrub them (←/→, Home/End) to see how the guided ε leaves ε_c "

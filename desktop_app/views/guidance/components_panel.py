@@ -2,7 +2,8 @@
 
 Image models: two rows of image panels, the ε's above and the x̂₀ each implies below (x_t and the
 next state x_{t−1} at the left end). ε's are shown on ±3 (they are N(0, I)-sized); the differences
-on ± their largest value at that step, said in the caption, since they are small.
+on ± their largest value at that step, said in the step caption, since they are small. Nothing that changes
+from step to step resizes a widget (``StillLabel``), so scrubbing repaints without re-laying-out the window.
 
 2-D models: the particle cloud x_t with, from each of the first points, a line to where each
 prediction says its clean point is: x̂₀ from ε_u (grey), from ε_c (the class colour family, blue) and
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import QGridLayout, QLabel, QStackedWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGridLayout, QLabel, QSizePolicy, QStackedWidget, QVBoxLayout, QWidget
 
 from desktop_app.widgets.image_panel import ImagePanel
 from desktop_app.widgets.point_cloud import PointCloudPlot
@@ -62,6 +63,33 @@ GRADIENT_PEN = (0, 158, 115, 230)
 GRADIENT_ARROW = 0.35  # the longest gradient arrow on the cloud, in data units
 
 
+class StillLabel(QWidget):
+    """A word-wrapped label of two lines whose new text never re-lays-out the window.
+
+    A QLabel in a layout invalidates every layout up to the window on each ``setText`` (Qt skips that
+    only for a widget whose width and height are both fixed): at every scrubbed step that relayout cost
+    ≈ 4.5 ms of the 8 ms frame budget. Here the QLabel is the child of a widget without a layout,
+    placed by hand, so its size requests stop at this widget.
+    """
+
+    def __init__(self, text: str = "", parent: QWidget | None = None):
+        super().__init__(parent)
+        self._label = QLabel(text, self)
+        self._label.setWordWrap(True)
+        self.setFixedHeight(2 * self.fontMetrics().lineSpacing() + 4)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        self._label.setGeometry(self.rect())
+        super().resizeEvent(event)
+
+    def setText(self, text: str) -> None:  # noqa: N802 (Qt's name)
+        self._label.setText(text)
+
+    def text(self) -> str:
+        return self._label.text()
+
+
 def symmetric_levels(values: np.ndarray) -> tuple[float, float]:
     """(−m, m) with m the largest |value| (at least 1e-6, so a zero difference still draws)."""
     m = float(np.abs(values).max()) if values.size else 0.0
@@ -78,10 +106,12 @@ class GuidanceComponentsPanel(QWidget):
         grid = QGridLayout(images)
         grid.setContentsMargins(0, 0, 0, 0)
         grid.setSpacing(4)
-        for name, title, row, column, _ in IMAGE_PANELS:
+        for name, title, row, column, levels in IMAGE_PANELS:
             panel = ImagePanel(title)
             if name in TOOLTIPS:
                 panel.setToolTip(TOOLTIPS[name])
+            if levels is None:  # the value of ± changes every step: it is in the step caption, which never relayouts
+                panel.set_caption("on ± its largest value")
             panel.setMinimumSize(90, 90)
             self.panels[name] = panel
             grid.addWidget(panel, row, column)
@@ -109,8 +139,7 @@ class GuidanceComponentsPanel(QWidget):
         self.stack = QStackedWidget()
         self.stack.addWidget(images)
         self.stack.addWidget(points)
-        self.caption = QLabel("Run a model step by step, then scrub the steps.")
-        self.caption.setWordWrap(True)
+        self.caption = StillLabel("Run a model step by step, then scrub the steps.")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.stack, 1)
@@ -146,18 +175,21 @@ class GuidanceComponentsPanel(QWidget):
     def show_frame(self, frame, scale: float) -> None:
         """Draw ``frame`` (a GuidanceFrame); ``scale`` is the w of the run (1 is used outside the interval)."""
         size = np.abs(frame.eps_difference)
+        x0_size = float(np.abs(frame.x0_difference).max()) if frame.x0_difference.size else 0.0
         if self._classifier:
             where = "" if frame.guided else " (no guidance: x_t holds no signal yet, so ∇log p(c|x_t) ≈ 0)"
             self.caption.setText(
                 f"Step {frame.index + 1} of {frame.num_steps}, t = {frame.t}: s = {scale:g}{where}. "
-                f"Largest |√(1−ᾱ)∇log p| = {float(size.max()):.3f}; mean {float(size.mean()):.3f}."
+                f"Largest |√(1−ᾱ)∇log p| = {float(size.max()):.3f} (mean {float(size.mean()):.3f}); "
+                f"largest x̂₀ change {x0_size:.3f}."
             )
         else:
             w = scale if frame.guided else 1.0
             where = "" if frame.guided else " (outside the guidance interval: guided ε = ε_c)"
             self.caption.setText(
                 f"Step {frame.index + 1} of {frame.num_steps}, t = {frame.t}: w = {w:g}{where}. "
-                f"Largest |ε_c − ε_u| = {float(size.max()):.3f}; mean |ε_c − ε_u| = {float(size.mean()):.3f}."
+                f"Largest |ε_c − ε_u| = {float(size.max()):.3f} (mean {float(size.mean()):.3f}); "
+                f"largest |x̂₀(ε_c) − x̂₀(ε_u)| = {x0_size:.3f}."
             )
         if self._points_mode:
             self._show_points(frame)
@@ -165,10 +197,7 @@ class GuidanceComponentsPanel(QWidget):
         for name, _, _, _, levels in IMAGE_PANELS:
             values = getattr(frame, name)
             values = np.ascontiguousarray(values, dtype=np.float32)
-            shown = levels or symmetric_levels(values)
-            self.panels[name].set_batch(values, levels=shown)
-            if levels is None:
-                self.panels[name].set_caption(f"±{shown[1]:.3f}")
+            self.panels[name].set_batch(values, levels=levels or symmetric_levels(values))
 
     def _show_points(self, frame) -> None:
         self.cloud.set_points(frame.x_t, self._labels)
