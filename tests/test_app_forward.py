@@ -100,6 +100,17 @@ def test_scrubber_reversed_and_label(qtbot):
     assert scrubber.labelText() == "step 9 / t = 11"
     with pytest.raises(ValueError):
         scrubber.setRange(5, 1)
+    # The label's size is fixed (no window relayout per step) and follows a longer range and a larger font.
+    label = scrubber._label
+    assert label.minimumSize() == label.maximumSize()
+    narrow = label.width()
+    scrubber.setRange(0, 10_000)
+    assert label.maximumWidth() > narrow
+    assert label.fontMetrics().horizontalAdvance(scrubber.labelText()) <= label.maximumWidth()
+    wide, font = label.maximumWidth(), scrubber.font()
+    font.setPointSizeF(font.pointSizeF() * 2)
+    scrubber.setFont(font)
+    assert label.maximumWidth() > wide and label.minimumSize() == label.maximumSize()
 
 
 def test_scrubber_plays_to_the_end_and_loops(qtbot):

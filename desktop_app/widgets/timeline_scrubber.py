@@ -121,6 +121,7 @@ class TimelineScrubber(QWidget):
         self._spin.blockSignals(False)
         self._slider.setRange(lo, hi)  # emits valueChanged through _on_slider_changed when clamped
         self._sync_spin_and_label()
+        self._fit_label()
 
     def minimum(self) -> int:
         return self._slider.minimum()
@@ -159,9 +160,23 @@ class TimelineScrubber(QWidget):
         self._label_fn = fn
         self._label.setVisible(fn is not None)
         self._sync_spin_and_label()
-        if fn is not None:  # a fixed width: a label that may resize relayouts its window on every step
-            widest = max((fn(v) for v in (self.minimum(), self.maximum())), key=len)
-            self._label.setFixedWidth(self._label.fontMetrics().horizontalAdvance(widest + "00") + 8)
+        self._fit_label()
+
+    def _fit_label(self) -> None:
+        """Fix the label's size to its widest text: a label that may resize relayouts its whole window on
+        every step (Qt skips that only when both width and height are fixed). Re-fitted when the range
+        or the font changes, so a longer "t = 1000" is never cut."""
+        if self._label_fn is None:
+            return
+        metrics = self._label.fontMetrics()
+        widest = max((self._label_fn(v) for v in (self.minimum(), self.maximum())), key=metrics.horizontalAdvance)
+        self._label.setFixedWidth(metrics.horizontalAdvance(widest + "00") + 8)
+        self._label.setFixedHeight(max(self._label.sizeHint().height(), metrics.height()))
+
+    def changeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.FontChange:
+            self._fit_label()
 
     def labelText(self) -> str:  # noqa: N802 - Qt naming
         return self._label.text()
