@@ -35,6 +35,7 @@ def test_train_three_models_live_then_measure_the_table(qtbot, view, tmp_path):
     assert len(view.columns["diffusion"].curves.values("loss")) == 20
     assert gan.inside.last is not None and gan.inside.last.step == 100
     assert gan.inside.heat.image.shape == (64, 64)
+    assert gan.inside.heat in gan.inside.getPlotItem().items  # still drawn after the columns were cleared
     assert view.columns["vae"].inside.last.means.shape == (1000, 2)
     assert len(gan.samples.points()) == 512 and gan.status.text().startswith("completed after 100 steps")
     assert set(view.models) == {"diffusion", "gan", "vae"}
@@ -72,3 +73,23 @@ def test_pause_and_stop_reach_all_three_loops(qtbot, view):
         qtbot.mouseClick(controls.stop_button, Qt.MouseButton.LeftButton)
     assert all(c.status.text().startswith("stopped") for c in view.columns.values())
     assert controls.measure_button.isEnabled() and controls.pause_button.text() in ("Pause", "Resume")
+
+
+def test_fashion_mnist_mode_shows_the_shipped_models_side_by_side(qtbot, view):
+    controls = view.controls
+    with qtbot.waitSignal(view.loaded, timeout=120_000):
+        controls.dataset_combo.setCurrentIndex(controls.dataset_combo.findData("fashion_mnist"))
+    assert not controls.train_button.isEnabled() and controls.measure_button.isEnabled()
+    for kind, column in view.columns.items():
+        assert column.pages.currentIndex() == 1
+        grid = column.image_samples.last_picture
+        assert grid is not None and np.isfinite(grid).all() and grid.std() > 0.05, kind  # not a blank grid
+        assert column.image_path.last_picture is not None
+        assert column.status.text().startswith("shipped")
+    view.measure_sizes["images"] = (20, 0)  # FID etc. on 20 samples: the code path, not the number
+    with qtbot.waitSignal(view.measured, timeout=180_000):
+        qtbot.mouseClick(controls.measure_button, Qt.MouseButton.LeftButton)
+    assert view.table.text("nll", "gan") == "cannot compute (no density)"
+    assert view.table.text("nll", "vae") == "not measured"
+    assert float(view.table.text("fid", "gan")) > 0
+    assert view.table.isRowHidden(0) and not view.table.isRowHidden(2)  # no mode count for images; FID shown

@@ -151,6 +151,7 @@ class CompareView(QWidget):
                 self._start_call("load", load_shipped_with_previews, "Loading the shipped U-Net, GAN and VAE …")
             else:
                 self._show_shipped(self._shipped_previews)
+                self.loaded.emit()
         else:
             reference = make_toy_2d(dataset, REFERENCE_POINTS, seed=1).points.numpy()
             for column in self.columns.values():
@@ -289,7 +290,6 @@ class CompareView(QWidget):
             column.status.setText(f"shipped: {meta.get('step', '?')} steps, {meta.get('wall_time_s', '?')} s")
         self.controls.show_message("The shipped models of Fashion-MNIST, from the same seed. Press Measure for FID.")
         self._update_controls()
-        self.loaded.emit()
 
     @Slot()
     def _on_call_finished(self) -> None:
@@ -297,6 +297,8 @@ class CompareView(QWidget):
         self._update_controls()
         if kind == "measure" and self.measurements:
             self.measured.emit()
+        elif kind == "load" and self._shipped is not None:
+            self.loaded.emit()
 
     @Slot(str)
     def _on_error(self, message: str) -> None:
