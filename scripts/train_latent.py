@@ -22,6 +22,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from core.io import load_checkpoint, save_checkpoint  # noqa: E402
 from core.runtime import resource_path  # noqa: E402
 from core.training import TrainConfig  # noqa: E402
 from core.training.events import Finished, StepEvent  # noqa: E402
@@ -69,6 +70,15 @@ def main(argv: list[str] | None = None) -> None:
             )
         elif isinstance(event, Finished):
             print(f"{event.step} steps in {event.elapsed_s:.0f} s; wrote {event.checkpoint_path}", flush=True)
+    ship_sampling_weights(args.out)
+
+
+def ship_sampling_weights(path: Path) -> None:
+    """Rewrite the checkpoint with only its sampling (EMA) weights: a third of the size, nothing to resume."""
+    checkpoint = load_checkpoint(path)
+    save_checkpoint(path, checkpoint.model, schedule=checkpoint.schedule, metadata=checkpoint.metadata)
+    path.chmod(0o644)
+    print(f"kept the sampling weights only: {path.stat().st_size / 1e6:.1f} MB", flush=True)
 
 
 if __name__ == "__main__":
