@@ -58,6 +58,7 @@ class MeasuredTable(QTableWidget):
         self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.setCornerButtonEnabled(False)  # "select all" means nothing in a read-only table
         self.setToolTip("Measured on this machine with the project's metrics; press Measure after training")
         self.setMinimumHeight(120)
         self.clear_values()
