@@ -61,7 +61,7 @@ def train_to_end(events) -> tuple[object, object, float]:
     raise RuntimeError("training ended without a Finished event")
 
 
-def bench_points(threads: int) -> None:
+def bench_points(threads: int, only: list[str] | None = None) -> None:
     common = dict(dataset="toy:eight_gaussians", steps=STEPS, preview_every=0, log_every=100, threads=threads)
     runs = {
         "Diffusion (MLP, DDIM 50)": (
@@ -85,7 +85,9 @@ def bench_points(threads: int) -> None:
         ),
     }
     print(f"8 Gaussians, {STEPS} steps each, {threads} thread(s); CPU seconds of training in the last column")
-    for name, (kind, make) in runs.items():
+    for index, (name, (kind, make)) in enumerate(runs.items()):
+        if only and str(index) not in only:
+            continue
         model, schedule, seconds = train_to_end(make())
         m = measure_points(kind, model, "eight_gaussians", schedule=schedule, n=2000, likelihood_points=500)
         print(row(name, m, seconds, images=False), flush=True)
@@ -110,11 +112,12 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1000, help="image samples per model")
     parser.add_argument("--steps", type=int, default=50, help="DDIM steps of the diffusion model (images)")
     parser.add_argument("--likelihood", type=int, default=200, help="held-out test images for NLL / bounds")
+    parser.add_argument("--runs", nargs="+", default=None, help="2-D: only these rows, by index 0-4")
     parser.add_argument("--kinds", nargs="+", default=["diffusion", "gan", "vae"], help="which shipped models")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.points or not args.images:
-        bench_points(args.threads)
+        bench_points(args.threads, args.runs)
     if args.images:
         bench_images(args.n, args.steps, args.likelihood, args.kinds)
 
