@@ -83,6 +83,14 @@ def bench_points(threads: int, only: list[str] | None = None) -> None:
             "vae",
             lambda: train_vae(VAETrainConfig(batch_size=256, data_limit=8192, kl_warmup_steps=STEPS // 4, **common)),
         ),
+        "Diffusion, size-matched (MLP 96 × 2)": (
+            "diffusion",
+            lambda: train(
+                TrainConfig(
+                    class_conditional=False, batch_size=256, model_options={"hidden_dim": 96, "num_blocks": 2}, **common
+                )
+            ),
+        ),
     }
     print(f"8 Gaussians, {STEPS} steps each, {threads} thread(s); CPU seconds of training in the last column")
     for index, (name, (kind, make)) in enumerate(runs.items()):
@@ -112,7 +120,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1000, help="image samples per model")
     parser.add_argument("--steps", type=int, default=50, help="DDIM steps of the diffusion model (images)")
     parser.add_argument("--likelihood", type=int, default=200, help="held-out test images for NLL / bounds")
-    parser.add_argument("--runs", nargs="+", default=None, help="2-D: only these rows, by index 0-4")
+    parser.add_argument("--runs", nargs="+", default=None, help="2-D: only these rows, by index 0-5")
     parser.add_argument("--kinds", nargs="+", default=["diffusion", "gan", "vae"], help="which shipped models")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
