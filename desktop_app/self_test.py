@@ -209,7 +209,73 @@ def shipped_file_kind(path: Path) -> str:
         return "denoiser"
     if info.get("kind") == "fashion_mnist_classifier":
         return "classifier"
-    raise SelfTestFailure(f"shipped file {path.name} is neither a Diffusion Lab checkpoint nor the metrics classifier")
+    if info.get("kind") == "noisy_classifier":
+        return "noisy_classifier"
+    raise SelfTestFailure(
+        f"shipped file {path.name} is neither a Diffusion Lab checkpoint, the metrics classifier nor a noisy classifier"
+    )
+
+
+def check_noisy_classifiers(paths: list[Path]) -> None:
+    """Each shipped p(c | x_t, t) of classifier guidance loads and gives finite logits for every class."""
+    import torch
+
+    from core.models.noisy_classifier import load_noisy_classifier
+
+    for path in paths:
+        try:
+            classifier = load_noisy_classifier(path)
+            x = torch.zeros(2, *classifier.input_shape)
+            logits = classifier(x, torch.full((2,), classifier.num_timesteps // 2, dtype=torch.long))
+        except Exception as error:
+            raise SelfTestFailure(f"shipped noisy classifier {path.name}: {error}") from error
+        if tuple(logits.shape) != (2, classifier.num_classes) or not bool(torch.isfinite(logits).all()):
+            raise SelfTestFailure(f"shipped noisy classifier {path.name} gives wrong or non-finite outputs")
+
+
+def check_comparison_and_latent_models() -> int:
+    """The Compare view's GAN and VAE generate, and the Latent view's autoencoders round-trip an image and
+    its latent model finds its autoencoder: the subfolders of resources/models. Returns how many were checked."""
+    import torch
+
+    from core.io.autoencoder_file import load_autoencoder
+    from core.io.generative_checkpoints import load_generative
+    from core.io.latent_checkpoint import load_latent_checkpoint
+    from desktop_app.paths import resources_dir
+
+    models = resources_dir() / "models"
+    checked = 0
+    for kind in ("gan", "vae"):
+        for path in sorted((models / "compare").glob(f"*_{kind}.safetensors")):
+            try:
+                model = load_generative(path, kind).model
+                with torch.no_grad():
+                    out = model.generate(model.sample_latents(2)) if kind == "gan" else model.sample(
+                        torch.randn(2, model.latent_dim))  # fmt: skip
+            except Exception as error:
+                raise SelfTestFailure(f"shipped {kind.upper()} {path.name}: {error}") from error
+            if not bool(torch.isfinite(out).all()):
+                raise SelfTestFailure(f"shipped {kind.upper()} {path.name} gives non-finite samples")
+            checked += 1
+    for path in sorted((models / "latent").glob("*.safetensors")):
+        try:
+            if path.name.endswith("_autoencoder.safetensors"):
+                autoencoder, _info = load_autoencoder(path)
+                c = autoencoder.config
+                with torch.no_grad():
+                    out = autoencoder.decode(
+                        autoencoder.encode(torch.zeros(1, c.in_channels, c.image_size, c.image_size)).mode()
+                    )
+                if not bool(torch.isfinite(out).all()):
+                    raise SelfTestFailure(f"shipped autoencoder {path.name} gives non-finite images")
+            else:
+                load_latent_checkpoint(path, [path.parent])
+        except SelfTestFailure:
+            raise
+        except Exception as error:
+            raise SelfTestFailure(f"shipped latent-diffusion file {path.name}: {error}") from error
+        checked += 1
+    return checked
 
 
 def check_sampling() -> str:
@@ -223,6 +289,9 @@ def check_sampling() -> str:
     kinds = {path: shipped_file_kind(path) for path in files}
     denoisers = [path for path in files if kinds[path] == "denoiser"]
     classifiers = [path for path in files if kinds[path] == "classifier"]
+    noisy = [path for path in files if kinds[path] == "noisy_classifier"]
+    check_noisy_classifiers(noisy)
+    others = check_comparison_and_latent_models()
     for path in classifiers:
         from core.evaluation import load_classifier
 
@@ -250,6 +319,8 @@ def check_sampling() -> str:
         except Exception as error:
             raise SelfTestFailure(f"shipped model {path.name}: {error}") from error
     extra = ", metrics classifier ran" if classifiers else ""
+    extra += f", {len(noisy)} noisy classifiers ran" if noisy else ""
+    extra += f", {others} GAN / VAE / latent-diffusion files ran" if others else ""
     return f"{len(denoisers)} shipped models loaded, {SAMPLING_STEPS} DDIM steps each{extra}"
 
 
