@@ -24,14 +24,8 @@ from pathlib import Path
 
 import torch
 
-from core.evaluation.sampler_race import (
-    DEFAULT_NFES,
-    LANES,
-    RACE_SPACINGS,
-    QualityFinished,
-    quality_table,
-    quality_vs_nfe,
-)
+from core.evaluation.sampler_quality import QualityFinished, quality_table, quality_vs_nfe
+from core.evaluation.sampler_race import DEFAULT_NFES, LANES, RACE_SPACINGS
 from core.io import load_denoiser
 from core.runtime import resources_dir
 

@@ -152,7 +152,7 @@ def test_cancel_stops_the_grid(qtbot, view, messages):
 def test_a_measured_table_beside_the_model_is_shown_until_the_user_scores_their_own(qtbot, view, tmp_path):
     import json
 
-    from core.evaluation.sampler_race import QualityPoint, QualityResult, quality_table
+    from core.evaluation.sampler_quality import QualityPoint, QualityResult, quality_table
 
     result = QualityResult("images", "fid", 100, {"fid": 6.8, "precision": 0.9, "recall": 0.9})
     for lane, label, fids in (("ddim", "DDIM η = 0", (30.0, 12.0)), ("deis", "DEIS (3rd order)", (15.0, 8.0))):

@@ -6,7 +6,6 @@ import torch
 from core.diffusion import IdealDenoiser, make_schedule
 from core.diffusion.colourisation import LUMA, colour_accuracy, colourise, lift_grey, project_grey, to_grey
 
-
 PALETTE = [[0.8, -0.6, -0.6], [-0.6, 0.9, -0.5], [-0.8, -0.8, 0.9]]  # luma −0.18, 0.29, −0.61
 
 

@@ -5,15 +5,13 @@ import pytest
 import torch
 
 from core.diffusion import IdealDenoiser, evaluations_per_run, make_schedule
+from core.evaluation.sampler_quality import QualityFinished, QualityPoint, quality_vs_nfe
 from core.evaluation.sampler_race import (
     LANES,
     LaneFinished,
-    QualityFinished,
-    QualityPoint,
     RaceFinished,
     RaceProgress,
     lane_timesteps,
-    quality_vs_nfe,
     sampler_race,
     steps_for_nfe,
 )
@@ -149,7 +147,7 @@ def test_quality_vs_nfe_on_a_shipped_toy_scores_every_budget_and_the_floor_is_lo
 
 def test_the_grid_runs_every_sampler_at_every_budget_from_the_same_start():
     from core.diffusion import SAMPLERS
-    from core.evaluation.sampler_race import GridCell, GridFinished, GridProgress, sampler_grid
+    from core.evaluation.sampler_grid import GridCell, GridFinished, GridProgress, sampler_grid
 
     x_T = torch.randn(16, 2, generator=torch.Generator().manual_seed(4))
     events = list(sampler_grid(MODEL, SCHEDULE, ["ddim", "heun", "ddpm"], (2, 5, 20), x_T=x_T, seed=3))
@@ -173,7 +171,7 @@ def test_the_grid_runs_every_sampler_at_every_budget_from_the_same_start():
 
 
 def test_the_grid_stops_when_asked_and_explains_bad_input():
-    from core.evaluation.sampler_race import GridFinished, sampler_grid
+    from core.evaluation.sampler_grid import GridFinished, sampler_grid
 
     x_T = torch.randn(4, 2)
     calls = []

@@ -9,12 +9,12 @@
   timestep. The reference is the probability-flow ODE solved with DPM-Solver++(3M) over every one of
   the T timesteps (third order; Lu et al. 2022): an ODE sampler's error to it falls as its steps grow, a stochastic sampler (DDPM, DDIM
   η = 1, the reverse SDE) ends on a different sample of the same distribution and its error stays large.
-- ``quality_vs_nfe`` scores each lane at a row of NFE budgets (5, 10, 20, 50): FID, class accuracy
+- ``quality_vs_nfe`` (``core.evaluation.sampler_quality``) scores each lane at a row of NFE budgets (5, 10, 20, 50): FID, class accuracy
   and recall of Fashion-MNIST samples with the project's classifier (``core.evaluation.metrics``), or
   the MMD² of 2-D samples to fresh points of their toy, plus the seconds each took; and the
   real-vs-real floor, the same metric of real data against real data at the same sample count.
 
-Both are generators of small events (progress, one result per lane or budget, a final result), so the
+The X/Y grid of samplers × NFE is ``core.evaluation.sampler_grid``. All three are generators of small events (progress, one result per lane or budget, a final result), so the
 app's ``EventStreamWorker``, the tests and ``benchmarks/bench_sampler_race.py`` drive the same loop and
 a consumer can stop between events.
 """
@@ -36,7 +36,7 @@ from core.diffusion.samplers import (
     evaluations_per_run,
     make_timesteps,
 )
-from core.evaluation.metrics import balanced_labels, evaluate_images, evaluate_points, real_vs_real_images
+from core.evaluation.metrics import balanced_labels
 
 # --- the lanes ------------------------------------------------------------------------------------
 
@@ -88,7 +88,7 @@ def steps_for_nfe(key: str, nfe: int) -> int:
     return (nfe + 1) // 2 if get_lane(key).sampler == "heun" else nfe
 
 
-def _lane_kwargs(lane: Lane, spacing: str) -> dict:
+def lane_kwargs(lane: Lane, spacing: str) -> dict:
     kwargs = dict(lane.options)
     if spacing != "default":
         kwargs["spacing"] = spacing
@@ -107,7 +107,7 @@ def lane_timesteps(key: str, schedule, steps: int, spacing: str = "default") -> 
     return make_timesteps(schedule, steps, spacing)
 
 
-def _check(lanes: Sequence[str], schedule, steps: int) -> list[Lane]:
+def check_lanes(lanes: Sequence[str], schedule, steps: int) -> list[Lane]:
     if not lanes:
         raise ValueError("Pick at least one sampler for the race.")
     chosen = [get_lane(k) for k in lanes]
@@ -118,7 +118,7 @@ def _check(lanes: Sequence[str], schedule, steps: int) -> list[Lane]:
     return chosen
 
 
-def _conditioning(model, n: int) -> dict | None:
+def null_class_conditioning(model, n: int) -> dict | None:
     """Class-balanced labels for a class-conditional model (no guidance: w = 1), None otherwise."""
     num_classes = int(getattr(model, "num_classes", 0) or 0)
     return {"class_labels": balanced_labels(n, num_classes)} if num_classes else None
@@ -199,7 +199,7 @@ def sampler_race(
     ``stop()`` is asked between network calls; when it returns True the race ends without a result.
     Input is checked here, before anything runs, so a caller can show the problem at once.
     """
-    chosen = _check(lanes, schedule, steps)
+    chosen = check_lanes(lanes, schedule, steps)
     T = schedule.num_timesteps
     reference_steps = T if reference_steps is None else int(reference_steps)
     if not 1 <= reference_steps <= T:
@@ -214,7 +214,7 @@ def sampler_race(
 def _race(model, schedule, plans, x_T, seed, spacing, clip_x0, reference_steps, keep, stop):
     started = time.perf_counter()
     keep = x_T.shape[0] if keep is None else max(1, min(int(keep), x_T.shape[0]))
-    cond = _conditioning(model, x_T.shape[0])
+    cond = null_class_conditioning(model, x_T.shape[0])
     total = reference_steps + sum(evaluations_per_run(lane.sampler, len(ts)) for lane, ts in plans)
     done = 0
 
@@ -229,7 +229,7 @@ def _race(model, schedule, plans, x_T, seed, spacing, clip_x0, reference_steps, 
         if stop is not None and stop():
             return
         t_next = ref_ts[i + 1] if i + 1 < len(ref_ts) else -1
-        x = _one_reference_step(model, x, schedule, t, t_next, cond, clip_x0, history)
+        x = reference_step(model, x, schedule, t, t_next, cond, clip_x0, history)
         if t_next in wanted:
             reference[t_next] = x.clone()
         done += 1
@@ -256,7 +256,7 @@ def _race(model, schedule, plans, x_T, seed, spacing, clip_x0, reference_steps, 
         try:
             SAMPLERS[lane.sampler](
                 counter, x_T, schedule, len(ts), generator=generator, callback=record, cond=cond, clip_x0=clip_x0,
-                **_lane_kwargs(lane, spacing),
+                **lane_kwargs(lane, spacing),
             )  # fmt: skip
         except SamplingCancelled:
             return
@@ -278,7 +278,7 @@ def _race(model, schedule, plans, x_T, seed, spacing, clip_x0, reference_steps, 
     yield RaceFinished(result)
 
 
-def _one_reference_step(model, x, schedule, t, t_next, cond, clip_x0, history):
+def reference_step(model, x, schedule, t, t_next, cond, clip_x0, history):
     """One DPM-Solver++(3M) step from t to t_next (third order once it has three x̂_0; the first two steps
     are first and second order).
 
@@ -299,301 +299,3 @@ def _one_reference_step(model, x, schedule, t, t_next, cond, clip_x0, history):
     del x0s[:-MAX_ORDER], lams[:-MAX_ORDER]
     lam_t = 0.5 * math.log(a_t / (1.0 - a_t))
     return dpmpp_multistep_update(x, x0s, lams, math.sqrt(a_t), math.sqrt(1 - a_t), math.sqrt(1 - a_s), lam_t, len(x0s))
-
-
-# --- the X/Y grid: samplers × NFE ----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class GridProgress:
-    done: int  # network evaluations done (reference and cells)
-    total: int
-    lane: str  # lane key, or "reference"
-
-
-@dataclass(frozen=True)
-class GridCell:
-    """One cell of the grid: lane ``lane`` at a budget of ``nfe`` network evaluations, from the shared x_T."""
-
-    lane: str
-    label: str
-    budget: int  # the column: the NFE budget asked for
-    nfe: int  # evaluations actually made (Heun: 2·steps − 1 may be one fewer than the budget)
-    steps: int
-    samples: np.ndarray  # (B, …) the clean samples
-    error: float  # RMS distance to the reference's samples from the same x_T
-
-
-@dataclass
-class GridResult:
-    lanes: list[str]  # the rows
-    nfes: list[int]  # the columns (the budgets asked for)
-    reference: np.ndarray  # (B, …) the reference ODE solve's samples
-    reference_steps: int
-    cells: dict[tuple[str, int], GridCell] = field(default_factory=dict)  # (lane, budget) → cell
-    seconds: float = 0.0
-
-
-@dataclass(frozen=True)
-class GridFinished:
-    result: GridResult
-
-
-def sampler_grid(
-    model,
-    schedule,
-    lanes: Sequence[str] = DEFAULT_LANES,
-    nfes: Sequence[int] = DEFAULT_NFES,
-    *,
-    x_T: torch.Tensor,
-    seed: int = 0,
-    spacing: str = "default",
-    clip_x0=None,
-    reference_steps: int | None = None,
-    stop: Callable[[], bool] | None = None,
-) -> Iterator[GridProgress | GridCell | GridFinished]:
-    """An X/Y grid: rows = ``lanes``, columns = NFE budgets, every cell sampled from the same ``x_T``.
-
-    Each cell runs its sampler for the most steps that fit the budget (``steps_for_nfe``) with a generator
-    seeded with ``seed``, and is scored by its RMS distance to a reference: DPM-Solver++(3M) over
-    ``reference_steps`` (default all T) trailing timesteps from the same x_T. Yields progress after every
-    network call (per cell, replayed after it), one ``GridCell`` per cell and one ``GridFinished``.
-    ``stop()`` is asked between steps; when it returns True the grid ends without a result.
-    """
-    chosen = _check(lanes, schedule, 1)
-    nfes = [int(n) for n in nfes]
-    T = schedule.num_timesteps
-    if not nfes or min(nfes) < 1 or max(nfes) > T:
-        raise ValueError(f"Each NFE budget of the grid must be between 1 and {T}.")
-    if len(set(nfes)) != len(nfes):
-        raise ValueError("Each NFE budget can be a column only once.")
-    reference_steps = T if reference_steps is None else int(reference_steps)
-    if not 1 <= reference_steps <= T:
-        raise ValueError(f"The reference takes 1 to {T} steps, not {reference_steps}.")
-    if not torch.is_tensor(x_T) or x_T.ndim < 2 or not bool(torch.isfinite(x_T).all()):
-        raise ValueError("The shared start x_T must be a finite batch tensor of shape (B, …).")
-    for lane in chosen:  # a bad spacing is reported now, not in the worker
-        lane_timesteps(lane.key, schedule, 1, spacing)
-    return _grid(model, schedule, chosen, nfes, x_T, int(seed), spacing, clip_x0, reference_steps, stop)
-
-
-@torch.no_grad()
-def _grid(model, schedule, chosen, nfes, x_T, seed, spacing, clip_x0, reference_steps, stop):
-    started = time.perf_counter()
-    cond = _conditioning(model, x_T.shape[0])
-    plans = [(lane, budget, steps_for_nfe(lane.key, budget)) for lane in chosen for budget in nfes]
-    total = reference_steps + sum(evaluations_per_run(lane.sampler, steps) for lane, _, steps in plans)
-    ref_ts = make_timesteps(schedule, reference_steps, "trailing")
-    x, history = x_T, ([], [])
-    for i, t in enumerate(ref_ts):
-        if stop is not None and stop():
-            return
-        t_next = ref_ts[i + 1] if i + 1 < len(ref_ts) else -1
-        x = _one_reference_step(model, x, schedule, t, t_next, cond, clip_x0, history)
-        yield GridProgress(i + 1, total, "reference")
-    reference, done = x, reference_steps
-    result = GridResult([lane.key for lane in chosen], nfes, reference.numpy().copy(), reference_steps)
-    for lane, budget, steps in plans:
-        counter = CountingDenoiser(model)
-        progress: list[GridProgress] = []
-
-        def record(_step, counter=counter, progress=progress, lane=lane, base=done):
-            progress.append(GridProgress(base + counter.evaluations, total, lane.key))
-            return stop is not None and stop()
-
-        try:
-            samples = SAMPLERS[lane.sampler](
-                counter, x_T, schedule, steps, generator=torch.Generator(device=x_T.device).manual_seed(seed),
-                callback=record, cond=cond, clip_x0=clip_x0, **_lane_kwargs(lane, spacing),
-            )  # fmt: skip
-        except SamplingCancelled:
-            return
-        yield from progress
-        done += counter.evaluations
-        cell = GridCell(
-            lane.key, lane.label, budget, counter.evaluations, steps, samples.numpy().copy(), rms(samples, reference)
-        )
-        result.cells[(lane.key, budget)] = cell
-        yield cell
-    result.seconds = time.perf_counter() - started
-    yield GridFinished(result)
-
-
-# --- quality vs NFE -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class QualityProgress:
-    done: int  # sampling batches done
-    total: int
-    lane: str
-    nfe: int
-
-
-@dataclass(frozen=True)
-class QualityPoint:
-    """One lane at one NFE budget."""
-
-    lane: str
-    label: str
-    nfe: int  # network evaluations actually made per sample
-    steps: int
-    metrics: dict  # image models: fid, class_accuracy (conditional), recall, precision…; 2-D: mmd, …
-    seconds: float  # wall-clock seconds to draw the samples (not to score them)
-
-
-@dataclass
-class QualityResult:
-    kind: str  # "images" or "points"
-    metric: str  # the headline metric: "fid" or "mmd"
-    num_samples: int
-    floor: dict  # the same metrics of real data against real data, at the same sample count
-    points: list[QualityPoint] = field(default_factory=list)
-
-    def curve(self, lane: str, metric: str | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """(NFE, metric) of one lane, in the order measured."""
-        mine = [p for p in self.points if p.lane == lane]
-        name = metric or self.metric
-        return np.array([p.nfe for p in mine]), np.array([p.metrics.get(name, math.nan) for p in mine])
-
-
-@dataclass(frozen=True)
-class QualityFinished:
-    result: QualityResult
-
-
-def data_kind(model) -> str:
-    config = getattr(model, "config", None)
-    if config is not None and hasattr(config, "image_size"):
-        return "images"
-    if config is not None and getattr(config, "data_dim", None) == 2:
-        return "points"
-    raise ValueError("Quality vs NFE needs a Fashion-MNIST image model or a 2-D toy model.")
-
-
-def points_floor(dataset: str, n: int, seed: int = 12345) -> dict:
-    """Real vs real for a 2-D toy: ``n`` fresh points scored exactly like samples, against another draw."""
-    from core.data import make_toy_2d
-
-    return evaluate_points(make_toy_2d(dataset, n, seed=seed + 1).points, dataset, seed=seed)
-
-
-def quality_vs_nfe(
-    model,
-    schedule,
-    lanes: Sequence[str] = DEFAULT_LANES,
-    nfes: Sequence[int] = DEFAULT_NFES,
-    *,
-    num_samples: int = 200,
-    dataset: str | None = None,
-    seed: int = 0,
-    spacing: str = "default",
-    batch_size: int = 100,
-    floor: dict | None = None,
-    stop: Callable[[], bool] | None = None,
-) -> Iterator[QualityProgress | QualityPoint | QualityFinished]:
-    """Score every lane at every NFE budget from the same noise; then the real-vs-real floor.
-
-    Images are scored with ``evaluate_images`` (FID, class accuracy for a conditional model, recall…)
-    and need a 1×32×32 Fashion-MNIST model; 2-D samples with ``evaluate_points`` against ``dataset``
-    (the toy's name). Every (lane, budget) starts from the same x_T (seeded by ``seed``) with the
-    same class-balanced labels. A Heun budget of n NFE runs ⌈n/2⌉ steps (2·steps − 1 evaluations).
-    Yields progress after each batch of ``batch_size`` samples, a ``QualityPoint`` per (lane, budget)
-    and one ``QualityFinished``. ``floor`` may be given when known (it is then not recomputed).
-    ``stop()`` is asked after every sampler step; when it returns True the sweep ends without a result.
-    """
-    kind = data_kind(model)
-    chosen = _check(lanes, schedule, 1)
-    nfes = [int(n) for n in nfes]
-    if not nfes or min(nfes) < 1 or max(nfes) > schedule.num_timesteps:
-        raise ValueError(f"Each NFE budget must be between 1 and {schedule.num_timesteps}.")
-    num_samples = int(num_samples)
-    if kind == "images":
-        config = model.config
-        if (config.in_channels, config.image_size) != (1, 32):
-            raise ValueError("FID and class accuracy use the Fashion-MNIST classifier: they need a 1×32×32 model.")
-        if not 10 <= num_samples <= 5000:
-            raise ValueError(f"Image metrics need 10 to 5,000 samples, not {num_samples}.")
-        shape: tuple[int, ...] = (1, 32, 32)
-    else:
-        if not dataset:
-            raise ValueError("Name the toy the 2-D model was trained on (e.g. 'spiral') to measure its MMD.")
-        if num_samples < 10:
-            raise ValueError(f"The MMD needs at least 10 samples, not {num_samples}.")
-        shape = (2,)
-    return _quality(model, schedule, chosen, nfes, num_samples, dataset, int(seed), spacing, int(batch_size),
-                    kind, shape, floor, stop)  # fmt: skip
-
-
-@torch.no_grad()
-def _quality(model, schedule, chosen, nfes, n, dataset, seed, spacing, batch_size, kind, shape, floor, stop):
-    x_T = torch.randn((n, *shape), generator=torch.Generator().manual_seed(seed))
-    cond = _conditioning(model, n)
-    labels = None if cond is None else cond["class_labels"]
-    clip_x0 = "clip" if kind == "images" else None
-    batches = list(range(0, n, max(1, batch_size)))
-    total, done = len(chosen) * len(nfes) * len(batches), 0
-    result = QualityResult(kind, "fid" if kind == "images" else "mmd", n, {})
-
-    def asked_to_stop(_step) -> bool:
-        return stop is not None and stop()
-
-    for lane in chosen:
-        for budget in nfes:
-            steps = steps_for_nfe(lane.key, budget)
-            counter = CountingDenoiser(model)
-            generator = torch.Generator().manual_seed(seed)
-            chunks, started = [], time.perf_counter()
-            for start in batches:
-                part = slice(start, min(start + batch_size, n))
-                part_cond = None if cond is None else {"class_labels": labels[part]}
-                try:
-                    chunks.append(SAMPLERS[lane.sampler](
-                        counter, x_T[part], schedule, steps, generator=generator, cond=part_cond, clip_x0=clip_x0,
-                        callback=asked_to_stop, **_lane_kwargs(lane, spacing),
-                    ))  # fmt: skip
-                except SamplingCancelled:
-                    return
-                done += 1
-                yield QualityProgress(done, total, lane.key, budget)
-            seconds = time.perf_counter() - started
-            samples = torch.cat(chunks)
-            metrics = evaluate_images(samples, labels) if kind == "images" else evaluate_points(samples, dataset)
-            point = QualityPoint(lane.key, lane.label, counter.evaluations // len(batches), steps, metrics, seconds)
-            result.points.append(point)
-            yield point
-    if floor is None:
-        floor = real_vs_real_images(n) if kind == "images" else points_floor(dataset, n)
-    result.floor = dict(floor)
-    yield QualityFinished(result)
-
-
-# --- a measured table, as the benchmark writes it and the app reads it --------------------------------
-
-
-def quality_table(result: QualityResult, provenance: dict) -> dict:
-    """A ``QualityResult`` as plain JSON data, with how it was measured (``benchmarks/bench_sampler_race.py``)."""
-    points = [
-        {"lane": p.lane, "label": p.label, "nfe": p.nfe, "steps": p.steps, "seconds": p.seconds,
-         "metrics": {k: float(v) for k, v in p.metrics.items()}}
-        for p in result.points
-    ]  # fmt: skip
-    floor = {k: float(v) for k, v in result.floor.items()}
-    return {"kind": result.kind, "metric": result.metric, "num_samples": result.num_samples, "floor": floor,
-            "points": points, "provenance": dict(provenance)}  # fmt: skip
-
-
-def read_quality_table(path) -> tuple[QualityResult, dict]:
-    """Read a table written by ``quality_table`` back as (result, provenance); ValueError if it is not one."""
-    import json
-    from pathlib import Path
-
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-        result = QualityResult(str(data["kind"]), str(data["metric"]), int(data["num_samples"]), dict(data["floor"]))
-        for p in data["points"]:
-            result.points.append(QualityPoint(str(p["lane"]), str(p["label"]), int(p["nfe"]), int(p["steps"]),
-                                              dict(p["metrics"]), float(p["seconds"])))  # fmt: skip
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise ValueError(f"{path} is not a quality-vs-NFE table: {error}") from None
-    return result, dict(data.get("provenance", {}))

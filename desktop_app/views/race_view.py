@@ -23,21 +23,15 @@ from PySide6.QtCore import QSettings, Qt, Signal, Slot
 from PySide6.QtWidgets import QLabel, QMessageBox, QProgressBar, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from core.data import make_toy_2d
-from core.evaluation.sampler_race import (
-    GridCell,
-    GridFinished,
-    GridProgress,
-    LaneFinished,
+from core.evaluation.sampler_grid import GridCell, GridFinished, GridProgress, sampler_grid
+from core.evaluation.sampler_quality import (
     QualityFinished,
     QualityPoint,
     QualityProgress,
-    RaceFinished,
-    RaceProgress,
     quality_vs_nfe,
     read_quality_table,
-    sampler_grid,
-    sampler_race,
 )
+from core.evaluation.sampler_race import LaneFinished, RaceFinished, RaceProgress, sampler_race
 from core.io import CheckpointError, load_denoiser
 from desktop_app import export
 from desktop_app.views.generate.model_panel import sample_shape

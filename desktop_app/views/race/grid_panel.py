@@ -4,7 +4,7 @@ Each cell shows the samples one sampler draws with one budget of network evaluat
 with the NFE it really made and its RMS distance to the reference ODE solve from the same x_T (the
 number that says how far from converged the cell is). The whole grid is one picture
 (``grid_table_picture``), which is also what File ▸ Export… and the Export button save as a PNG.
-Run and Cancel are signals; the view runs ``core.evaluation.sampler_race.sampler_grid`` in a worker
+Run and Cancel are signals; the view runs ``core.evaluation.sampler_grid.sampler_grid`` in a worker
 and feeds ``add_cell`` / ``show_result``.
 """
 
@@ -30,7 +30,8 @@ from PySide6.QtWidgets import (
 )
 
 from core.data import save_png
-from core.evaluation.sampler_race import DEFAULT_NFES, GridCell, GridResult
+from core.evaluation.sampler_grid import GridCell, GridResult
+from core.evaluation.sampler_race import DEFAULT_NFES
 from desktop_app import export
 from desktop_app.widgets.flow_row import FlowRow
 

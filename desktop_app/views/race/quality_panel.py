@@ -14,7 +14,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import QComboBox, QLabel, QLineEdit, QProgressBar, QPushButton, QSpinBox, QVBoxLayout, QWidget
 
-from core.evaluation.sampler_race import DEFAULT_NFES, QualityPoint, QualityResult
+from core.evaluation.sampler_quality import QualityPoint, QualityResult
+from core.evaluation.sampler_race import DEFAULT_NFES
 from desktop_app.widgets.flow_row import FlowRow
 from desktop_app.window import themes
 
