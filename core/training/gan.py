@@ -30,7 +30,7 @@ import torch.nn.functional as F  # noqa: N812
 
 from core.data import ImageDataset, PointDataset
 from core.data.batches import MinibatchSampler
-from core.io.generative_checkpoints import load_generative, save_generative
+from core.io.generative_checkpoints import save_generative
 from core.models.gan import GAN, GANConfig, sample_gan  # noqa: F401 - sample_gan re-exported
 from core.models.registry import count_parameters
 from core.runtime.device import describe_device, set_threads
@@ -41,10 +41,9 @@ from core.training.generative import (
     GANStep,
     between_steps,
     check_finite,
-    check_resumable,
     latent_grid,
-    load_data,
     plane_grid,
+    prepare_run,
     sample_shape,
 )
 from core.training.history import LossHistory
@@ -172,16 +171,8 @@ def train_gan(
     ``checkpoint_dir``: where autosaves go when ``config.checkpoint_path`` is not set (as for ``train``).
     """
     control = control or TrainingControl()
-    resumed = None
-    if resume_from is not None:
-        resumed = load_generative(resume_from, "gan", with_training_state=True)
-        saved = check_resumable(Path(resume_from).name, resumed.training_state, resumed.metadata)
-        keep = {"steps", "checkpoint_every", "checkpoint_path", "preview_every", "log_every", "threads"}
-        config = dataclasses.replace(GANTrainConfig.from_dict(saved), **{k: getattr(config, k) for k in keep})
-    if config.checkpoint_path is None and checkpoint_dir is not None:
-        config = dataclasses.replace(config, checkpoint_path=str(Path(checkpoint_dir) / f"{KIND}_autosave.safetensors"))
+    config, resumed, data = prepare_run(KIND, config, resume_from, checkpoint_dir, data)
     set_threads(config.threads)
-    data = data if data is not None else load_data(config.dataset, config.data_limit)
     is_image = isinstance(data, ImageDataset)
     torch.manual_seed(config.seed)
     gan = GAN(gan_config_for(config, data))

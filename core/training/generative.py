@@ -116,3 +116,27 @@ def check_resumable(name: str, state: dict | None, metadata: dict) -> dict:
 
 def sample_shape(data) -> tuple[int, ...]:
     return tuple(data.images.shape[1:]) if isinstance(data, ImageDataset) else (data.points.shape[1],)
+
+
+def prepare_run(kind: str, config, resume_from, checkpoint_dir, data):
+    """What a GAN or VAE run starts from: ``(config, resumed, data)``.
+
+    Resuming takes the saved run's settings, except how long and how it reports (steps, autosaves,
+    previews, logging, threads), which stay the caller's; without a checkpoint path, autosaves go to
+    ``checkpoint_dir``; ``data`` (a dataset in memory) replaces ``config.dataset`` when given.
+    """
+    import dataclasses
+    from pathlib import Path
+
+    from core.io.generative_checkpoints import load_generative
+
+    resumed = None
+    if resume_from is not None:
+        resumed = load_generative(resume_from, kind, with_training_state=True)
+        saved = check_resumable(Path(resume_from).name, resumed.training_state, resumed.metadata)
+        keep = {"steps", "checkpoint_every", "checkpoint_path", "preview_every", "log_every", "threads"}
+        config = dataclasses.replace(type(config).from_dict(saved), **{k: getattr(config, k) for k in keep})
+    if config.checkpoint_path is None and checkpoint_dir is not None:
+        config = dataclasses.replace(config, checkpoint_path=str(Path(checkpoint_dir) / f"{kind}_autosave.safetensors"))
+    data = data if data is not None else load_data(config.dataset, config.data_limit)
+    return config, resumed, data

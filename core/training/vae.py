@@ -25,7 +25,7 @@ import torch
 
 from core.data import ImageDataset, PointDataset
 from core.data.batches import MinibatchSampler
-from core.io.generative_checkpoints import load_generative, save_generative
+from core.io.generative_checkpoints import save_generative
 from core.models.registry import count_parameters
 from core.models.vae import VAE, VAEConfig, elbo_terms, sample_vae, sample_vae_noisy  # noqa: F401 - re-exported
 from core.runtime.device import describe_device, set_threads
@@ -36,9 +36,8 @@ from core.training.generative import (
     VAEStep,
     between_steps,
     check_finite,
-    check_resumable,
     latent_grid,
-    load_data,
+    prepare_run,
     sample_shape,
 )
 from core.training.history import LossHistory
@@ -131,16 +130,8 @@ def train_vae(
     ``checkpoint_dir``: where autosaves go when ``config.checkpoint_path`` is not set (as for ``train``).
     """
     control = control or TrainingControl()
-    resumed = None
-    if resume_from is not None:
-        resumed = load_generative(resume_from, "vae", with_training_state=True)
-        saved = check_resumable(Path(resume_from).name, resumed.training_state, resumed.metadata)
-        keep = {"steps", "checkpoint_every", "checkpoint_path", "preview_every", "log_every", "threads"}
-        config = dataclasses.replace(VAETrainConfig.from_dict(saved), **{k: getattr(config, k) for k in keep})
-    if config.checkpoint_path is None and checkpoint_dir is not None:
-        config = dataclasses.replace(config, checkpoint_path=str(Path(checkpoint_dir) / f"{KIND}_autosave.safetensors"))
+    config, resumed, data = prepare_run(KIND, config, resume_from, checkpoint_dir, data)
     set_threads(config.threads)
-    data = data if data is not None else load_data(config.dataset, config.data_limit)
     is_image = isinstance(data, ImageDataset)
     torch.manual_seed(config.seed)
     vae = VAE(vae_config_for(config, data))
