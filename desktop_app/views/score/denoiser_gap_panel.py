@@ -11,15 +11,16 @@ from functools import partial
 
 import pyqtgraph as pg
 import torch
-from PySide6.QtCore import Signal, Slot
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QSpinBox, QWidget
+from PySide6.QtCore import Slot
+from PySide6.QtWidgets import QHBoxLayout, QSpinBox, QWidget
 
 from core.data import get_dataset
 from core.evaluation.denoiser_gap import DenoiserGap, DenoiserGapProgress, gap_timesteps, iterate_denoiser_gap
 from core.evaluation.held_out_vlb import held_out_images
 from core.io import load_denoiser
-from desktop_app.views.score.image_common import controls_column, image_model_path, missing_model_text
-from desktop_app.workers import BackgroundJob, EventStreamWorker
+from desktop_app.views.score.compute_panel import ComputePanel
+from desktop_app.views.score.image_common import controls_column, image_model_path
+from desktop_app.workers import EventStreamWorker
 
 TRAIN_SET = "training images (in the subset)"
 TEST_SET = "test images (never seen)"
@@ -40,16 +41,18 @@ def denoiser_gap_events(images: int, subset: int, timesteps: int, seed: int = 0)
     yield from iterate_denoiser_gap(checkpoint.model, reference, sets, checkpoint.schedule, ts, seed=seed)
 
 
-class DenoiserGapPanel(QWidget):
+class DenoiserGapPanel(ComputePanel):
     """Images, training subset and timesteps; Compute / Cancel; the gap over t for both sets of images."""
 
-    run_finished = Signal()
-
     def __init__(self, parent: QWidget | None = None):
-        super().__init__(parent)
+        super().__init__(
+            "Compare denoisers", "Noise the images to each t and compare the network's x̂₀ with the exact one",
+            "Stop after the current timestep", "Timesteps done (for both sets of images)",
+            "The best possible denoiser of a finite training set is known exactly (the posterior mean). "
+            "How far is the network from it?",
+            parent,
+        )  # fmt: skip
         self.result: DenoiserGap | None = None
-        self._job = BackgroundJob(self)
-        self._job.finished.connect(self._on_job_finished)
         self.images = QSpinBox()
         self.images.setRange(1, 500)
         self.images.setValue(8)
@@ -69,22 +72,6 @@ class DenoiserGapPanel(QWidget):
         self.timesteps.setValue(12)
         self.timesteps.setPrefix("timesteps ")
         self.timesteps.setToolTip("Points on the curve, from t = 0 to T−1, closer together at small t")
-        self.run_button = QPushButton("Compare denoisers")
-        self.run_button.setToolTip("Noise the images to each t and compare the network's x̂₀ with the exact one")
-        self.run_button.clicked.connect(self._on_run)
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setToolTip("Stop after the current timestep")
-        self.cancel_button.setEnabled(False)
-        self.cancel_button.clicked.connect(self._on_cancel)
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 1)
-        self.progress.setValue(0)
-        self.progress.setToolTip("Timesteps done (for both sets of images)")
-        self.message = QLabel(
-            "The best possible denoiser of a finite training set is known exactly (the posterior mean). "
-            "How far is the network from it?"
-        )
-        self.message.setWordWrap(True)
         self.plot = pg.PlotWidget()
         self.plot.setBackground("w")
         self.plot.setMenuEnabled(False)
@@ -109,9 +96,7 @@ class DenoiserGapPanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(side)
         layout.addWidget(self.plot, 1)
-        if not image_model_path().is_file():
-            self.run_button.setEnabled(False)
-            self.message.setText(missing_model_text())
+        self.disable_without_model()
 
     @Slot()
     def _on_run(self) -> None:
@@ -122,19 +107,7 @@ class DenoiserGapPanel(QWidget):
             return
         self.result = None
         make = partial(denoiser_gap_events, self.images.value(), self.subset.value(), self.timesteps.value())
-        worker = DenoiserGapWorker(make)
-        worker.events.connect(self._on_events)
-        worker.errored.connect(self._on_error)
-        worker.cancelled.connect(self._on_cancelled)
-        self.progress.setRange(0, 0)
-        self.run_button.setEnabled(False)
-        self.cancel_button.setEnabled(True)
-        self.message.setText(f"Loading {self.subset.value()} training images and the model…")
-        self._job.start(worker)
-
-    @Slot()
-    def _on_cancel(self) -> None:
-        self._job.request_stop()
+        self.start(DenoiserGapWorker(make), f"Loading {self.subset.value()} training images and the model…")
 
     @Slot(list)
     def _on_events(self, events: list) -> None:
@@ -157,22 +130,3 @@ class DenoiserGapPanel(QWidget):
             f"{result.ideal_error[TEST_SET][0]:.3f} (it returns the nearest training image: memorising). "
             f"Gap at t = {mid}: training {result.at(TRAIN_SET, mid):.3f}, test {result.at(TEST_SET, mid):.3f}."
         )
-
-    @Slot(str)
-    def _on_error(self, text: str) -> None:
-        self.message.setText(text)
-
-    @Slot()
-    def _on_cancelled(self) -> None:
-        self.message.setText("Cancelled.")
-
-    @Slot()
-    def _on_job_finished(self) -> None:
-        self.cancel_button.setEnabled(False)
-        self.run_button.setEnabled(True)
-        if self.progress.maximum() == 0:
-            self.progress.setRange(0, 1)
-        self.run_finished.emit()
-
-    def shutdown(self) -> None:
-        self._job.stop()

@@ -11,8 +11,8 @@ from functools import partial
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QSpinBox, QWidget
+from PySide6.QtCore import Qt, Slot
+from PySide6.QtWidgets import QHBoxLayout, QSpinBox, QWidget
 
 from core.diffusion.likelihood import VLBProgress, VLBResult
 from core.evaluation.held_out_vlb import (
@@ -24,8 +24,9 @@ from core.evaluation.held_out_vlb import (
     iterate_held_out_vlb,
 )
 from core.io import load_denoiser
-from desktop_app.views.score.image_common import controls_column, image_model_path, missing_model_text
-from desktop_app.workers import BackgroundJob, EventStreamWorker
+from desktop_app.views.score.compute_panel import ComputePanel
+from desktop_app.views.score.image_common import controls_column, image_model_path
+from desktop_app.workers import EventStreamWorker
 
 DEFAULT_IMAGES = 8  # a few seconds on two cores
 PUBLISHED_TEXT = "; ".join(f"{name}: {value:.2f}" for name, value in PUBLISHED_BITS_PER_DIM)
@@ -43,18 +44,19 @@ def vlb_events(images: int, strata: int, seed: int = 0):
                                     exact_below=DEFAULT_EXACT_BELOW, seed=seed)  # fmt: skip
 
 
-class VLBPanel(QWidget):
+class VLBPanel(ComputePanel):
     """Images and strata, Compute / Cancel, progress, the total and the plot of L_t over t."""
 
-    run_finished = Signal()
-
     def __init__(self, parent: QWidget | None = None):
-        super().__init__(parent)
+        super().__init__(
+            "Compute bound", "Compute the DDPM variational bound (bits/dim) of the shipped model",
+            "Stop after the current network pass", "Network passes done (one per timestep per batch of images)",
+            "A bound on −log p(x): L_T (prior) + Σ L_t (denoising KLs) + L_0 (decoder), Ho et al. 2020 eq. 5.",
+            parent,
+        )  # fmt: skip
         self.result: VLBResult | None = None
         self.summary: VLBSummary | None = None
         self._started = 0.0
-        self._job = BackgroundJob(self)
-        self._job.finished.connect(self._on_job_finished)
         self.images = QSpinBox()
         self.images.setRange(1, 10_000)
         self.images.setValue(DEFAULT_IMAGES)
@@ -69,21 +71,6 @@ class VLBPanel(QWidget):
             f"t = 0…{DEFAULT_EXACT_BELOW - 1} are computed exactly; the rest of 0…999 is cut into this many slices "
             "and one random t stands for each slice (an unbiased estimate). 0: all 1,000 timesteps."
         )
-        self.run_button = QPushButton("Compute bound")
-        self.run_button.setToolTip("Compute the DDPM variational bound (bits/dim) of the shipped model")
-        self.run_button.clicked.connect(self._on_run)
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setToolTip("Stop after the current network pass")
-        self.cancel_button.setEnabled(False)
-        self.cancel_button.clicked.connect(self._on_cancel)
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 1)
-        self.progress.setValue(0)
-        self.progress.setToolTip("Network passes done (one per timestep per batch of images)")
-        self.message = QLabel(
-            "A bound on −log p(x): L_T (prior) + Σ L_t (denoising KLs) + L_0 (decoder), Ho et al. 2020 eq. 5."
-        )
-        self.message.setWordWrap(True)
         self.message.setToolTip(
             f"Published bounds in bits/dim (other data, so only the scale compares): {PUBLISHED_TEXT}"
         )
@@ -116,9 +103,7 @@ class VLBPanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(side)
         layout.addWidget(self.plot, 1)
-        if not image_model_path().is_file():
-            self.run_button.setEnabled(False)
-            self.message.setText(missing_model_text())
+        self.disable_without_model()
 
     @Slot()
     def _on_run(self) -> None:
@@ -126,19 +111,8 @@ class VLBPanel(QWidget):
             return
         self.result = self.summary = None
         worker = VLBWorker(partial(vlb_events, self.images.value(), self.strata.value()))
-        worker.events.connect(self._on_events)
-        worker.errored.connect(self._on_error)
-        worker.cancelled.connect(self._on_cancelled)
-        self.progress.setRange(0, 0)  # busy until the first pass reports the total
-        self.run_button.setEnabled(False)
-        self.cancel_button.setEnabled(True)
-        self.message.setText(f"Computing the bound of {self.images.value()} test images…")
         self._started = time.perf_counter()
-        self._job.start(worker)
-
-    @Slot()
-    def _on_cancel(self) -> None:
-        self._job.request_stop()
+        self.start(worker, f"Computing the bound of {self.images.value()} test images…")
 
     @Slot(list)
     def _on_events(self, events: list) -> None:
@@ -167,22 +141,3 @@ class VLBPanel(QWidget):
             f"{s.exact_terms:.3f}{estimated if s.strata_terms else ''}. "
             f"DDPM reports ≤ 3.70 and ≤ 3.75 bits/dim on CIFAR-10 (hover for the sources)."
         )
-
-    @Slot(str)
-    def _on_error(self, text: str) -> None:
-        self.message.setText(text)
-
-    @Slot()
-    def _on_cancelled(self) -> None:
-        self.message.setText("Cancelled.")
-
-    @Slot()
-    def _on_job_finished(self) -> None:
-        self.cancel_button.setEnabled(False)
-        self.run_button.setEnabled(True)
-        if self.progress.maximum() == 0:
-            self.progress.setRange(0, 1)
-        self.run_finished.emit()
-
-    def shutdown(self) -> None:
-        self._job.stop()
