@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -46,6 +47,55 @@ def _shape_distance(kind: int, dx: np.ndarray, dy: np.ndarray, r: np.ndarray) ->
     return (ax + ay - r) / math.sqrt(2.0)  # diamond
 
 
+@dataclass
+class ShapeParameters:
+    """What each image of ``make_shapes`` shows, exactly: its shape, colour, size and place (N each).
+
+    ``kind`` indexes ``SHAPE_NAMES``, ``color`` the colours of ``SHAPE_COLORS``; ``radius`` and the
+    centre (``cx``, ``cy``, y growing downwards) are in pixels of an image of side ``size``.
+    """
+
+    kind: np.ndarray  # (N,) int
+    color: np.ndarray  # (N,) int
+    radius: np.ndarray  # (N,) float32 pixels
+    cx: np.ndarray  # (N,) float32 pixels from the left
+    cy: np.ndarray  # (N,) float32 pixels from the top
+    size: int  # side of the images in pixels
+
+    def __len__(self) -> int:
+        return len(self.kind)
+
+
+def draw_shape_parameters(n: int, seed: int = 0, size: int = 32) -> ShapeParameters:
+    """The random parameters behind ``make_shapes(n, seed, size)`` (the same draws, the same images)."""
+    rng = np.random.default_rng(seed)
+    shape = rng.integers(0, len(SHAPE_NAMES), n)
+    color = rng.integers(0, len(SHAPE_COLORS), n)
+    radius = (size * rng.uniform(0.2, 0.4, n)).astype(np.float32)
+    cx = rng.uniform(radius + 1.0, size - radius - 1.0).astype(np.float32)
+    cy = rng.uniform(radius + 1.0, size - radius - 1.0).astype(np.float32)
+    return ShapeParameters(shape, color, radius, cx, cy, size)
+
+
+def render_shapes(params: ShapeParameters, size: int | None = None) -> torch.Tensor:
+    """Draw the shapes ``params`` describes: float32 (N, 3, S, S) in [−1, 1], anti-aliased edges."""
+    size = params.size if size is None else size
+    n, shape, color, radius, cx, cy = len(params), params.kind, params.color, params.radius, params.cx, params.cy
+    palette = np.array(list(SHAPE_COLORS.values()), dtype=np.float32)  # (colours, 3)
+    centres = np.arange(size, dtype=np.float32) + 0.5  # pixel centres in pixel units
+    coverage = np.empty((n, size, size), dtype=np.float32)
+    for kind in range(len(SHAPE_NAMES)):
+        members = np.flatnonzero(shape == kind)
+        dx = centres[None, None, :] - cx[members, None, None]
+        dy = centres[None, :, None] - cy[members, None, None]
+        distance = _shape_distance(kind, dx, dy, radius[members, None, None])
+        coverage[members] = np.clip(0.5 - distance, 0.0, 1.0)
+    # Blend black (−1) and the colour c ∈ [−1, 1] by the coverage: −1 + coverage · (c + 1).
+    colour_height = torch.from_numpy(palette[color] * (2.0 / 255.0))[:, :, None, None]  # c + 1, (N, 3, 1, 1)
+    images = torch.from_numpy(coverage)[:, None].mul(colour_height).sub_(1.0)  # (N, 3, S, S)
+    return images
+
+
 def make_shapes(n: int, seed: int = 0, size: int = 32, label_by: str = "shape") -> ImageDataset:
     """``n`` RGB images of one anti-aliased coloured shape on black, at a random place and size.
 
@@ -62,25 +112,9 @@ def make_shapes(n: int, seed: int = 0, size: int = 32, label_by: str = "shape") 
         raise ValueError(f"size must be a whole number of pixels between 8 and 256; got {size!r}.")
     if label_by not in SHAPE_LABEL_MODES:
         raise ValueError(f"label_by must be one of {', '.join(SHAPE_LABEL_MODES)}; got {label_by!r}.")
-    rng = np.random.default_rng(seed)
-    shape = rng.integers(0, len(SHAPE_NAMES), n)
-    color = rng.integers(0, len(SHAPE_COLORS), n)
-    radius = (size * rng.uniform(0.2, 0.4, n)).astype(np.float32)
-    cx = rng.uniform(radius + 1.0, size - radius - 1.0).astype(np.float32)
-    cy = rng.uniform(radius + 1.0, size - radius - 1.0).astype(np.float32)
-
-    palette = np.array(list(SHAPE_COLORS.values()), dtype=np.float32)  # (colours, 3)
-    centres = np.arange(size, dtype=np.float32) + 0.5  # pixel centres in pixel units
-    coverage = np.empty((n, size, size), dtype=np.float32)
-    for kind in range(len(SHAPE_NAMES)):
-        members = np.flatnonzero(shape == kind)
-        dx = centres[None, None, :] - cx[members, None, None]
-        dy = centres[None, :, None] - cy[members, None, None]
-        distance = _shape_distance(kind, dx, dy, radius[members, None, None])
-        coverage[members] = np.clip(0.5 - distance, 0.0, 1.0)
-    # Blend black (−1) and the colour c ∈ [−1, 1] by the coverage: −1 + coverage · (c + 1).
-    colour_height = torch.from_numpy(palette[color] * (2.0 / 255.0))[:, :, None, None]  # c + 1, (N, 3, 1, 1)
-    images = torch.from_numpy(coverage)[:, None].mul(colour_height).sub_(1.0)  # (N, 3, S, S)
+    params = draw_shape_parameters(n, seed, size)
+    images = render_shapes(params, size)
+    shape, color = params.kind, params.color
 
     if label_by == "shape":
         labels, class_names = shape, list(SHAPE_NAMES)
