@@ -45,7 +45,7 @@ def main(argv=None) -> None:
         threads=args.threads,
         recipe="scripts/train_gan.py",
     )
-    run_recipe(train_gan, config, args.out, cpu_seconds=60 * args.minutes)
+    run_recipe(train_gan, config, args.out, cpu_seconds=60 * args.minutes, kind="gan")
 
 
 if __name__ == "__main__":

@@ -43,7 +43,7 @@ def main(argv=None) -> None:
         threads=args.threads,
         recipe="scripts/train_vae.py",
     )
-    run_recipe(train_vae, config, args.out, cpu_seconds=60 * args.minutes)
+    run_recipe(train_vae, config, args.out, cpu_seconds=60 * args.minutes, kind="vae")
 
 
 if __name__ == "__main__":
