@@ -58,12 +58,16 @@ def student_grid(schedule: NoiseSchedule, student_steps: int) -> tuple[list[int]
 
 @torch.no_grad()
 def distillation_target(
-    teacher, schedule: NoiseSchedule, z_t: torch.Tensor, t: int, t_mid: int, t_next: int, cond=None
+    teacher, schedule: NoiseSchedule, z_t: torch.Tensor, t: int, t_mid: int, t_next: int, cond=None, clip_x0=None
 ):
-    """x̃ of Salimans & Ho 2022, Alg. 2: the x̂_0 that makes one DDIM step t → t_next match two teacher steps."""
-    x0, eps = denoise(teacher, z_t, t, schedule, cond)
+    """x̃ of Salimans & Ho 2022, Alg. 2: the x̂_0 that makes one DDIM step t → t_next match two teacher steps.
+
+    ``clip_x0`` ("clip" for images) makes the two teacher steps those of the DDIM the app samples with,
+    x̂_0 clipped to [−1, 1], so the student learns the trajectory it is compared against.
+    """
+    x0, eps = denoise(teacher, z_t, t, schedule, cond, clip_x0)
     z_mid = ddim_step(schedule, z_t, x0, eps, t, t_mid)
-    x0, eps = denoise(teacher, z_mid, t_mid, schedule, cond)
+    x0, eps = denoise(teacher, z_mid, t_mid, schedule, cond, clip_x0)
     z_next = ddim_step(schedule, z_mid, x0, eps, t_mid, t_next)
     a_t, s_t = _alpha_sigma(schedule, t)
     a_n, s_n = _alpha_sigma(schedule, t_next)
@@ -78,14 +82,14 @@ def truncated_snr_weight(schedule: NoiseSchedule, t: int) -> float:
 
 def distillation_loss(
     student, teacher, schedule: NoiseSchedule, x0: torch.Tensor, eps: torch.Tensor, index: int, student_steps: int,
-    cond=None,
+    cond=None, clip_x0=None,
 ) -> torch.Tensor:  # fmt: skip
     """The weighted loss of one minibatch at the student's ``index``-th timestep (all points share it)."""
     student_ts, teacher_ts = student_grid(schedule, student_steps)
     t, t_mid, t_next = student_ts[index], teacher_ts[2 * index + 1], student_ts[index + 1]
     a, s = _alpha_sigma(schedule, t)
     z_t = a * x0 + s * eps  # q_sample (DDPM eq. 4)
-    target = distillation_target(teacher, schedule, z_t, t, t_mid, t_next, cond)
+    target = distillation_target(teacher, schedule, z_t, t, t_mid, t_next, cond, clip_x0)
     t_batch = torch.full((x0.shape[0],), t, dtype=torch.long)
     output = student(z_t, t_batch, **(cond or {}))
     pred_x0 = split_output(output, z_t, t_batch, schedule, student.prediction_type).pred_x0

@@ -8,7 +8,8 @@ and the MMD of both at 1–10 steps. Reflow retrains on the ODE's own (ε, x̂_0
 paths further; progressive distillation (Salimans & Ho 2022) halves the shipped model's DDIM steps
 round after round, and consistency distillation (Song et al. 2023) trains a one-step student of the same
 model. Every method lands on one MMD-against-steps plot. A second tab trains a model with
-learned variances (Nichol & Dhariwal 2021) and shows its σ_t, VLB and few-step DDPM beside fixed β̃_t / β_t.
+learned variances (Nichol & Dhariwal 2021) and shows its σ_t, VLB and few-step DDPM beside fixed β̃_t / β_t;
+a third shows the shipped few-step Fashion-MNIST student beside its teacher (``StudentPanel``).
 
 Composed of ``desktop_app.views.fast``: ``FastControls``, ``TransportPanel``, ``FewStepQuality``,
 ``VariancePanel``; the
@@ -47,6 +48,7 @@ from desktop_app.views.fast.controls_panel import TOY_TITLES, FastControls
 from desktop_app.views.fast.jobs import COMPARE_POINTS, COMPARE_SEED, FastJobWorker, measure_flow
 from desktop_app.views.fast.paths_panel import TransportPanel
 from desktop_app.views.fast.quality_panel import FewStepQuality
+from desktop_app.views.fast.student_panel import StudentPanel
 from desktop_app.views.fast.variance_panel import VariancePanel
 from desktop_app.workers import BackgroundJob, CallWorker, default_worker_threads
 
@@ -86,6 +88,7 @@ class FastView(QWidget):
         self.transport = TransportPanel()
         self.quality = FewStepQuality()
         self.variance = VariancePanel()
+        self.student = StudentPanel()
         self.controls.train_requested.connect(self._on_train)
         self.controls.reflow_requested.connect(self._on_reflow)
         self.controls.distill_requested.connect(self._on_distill)
@@ -104,8 +107,10 @@ class FastView(QWidget):
         self.tabs = QTabWidget()
         self.tabs.addTab(self.transport, "Paths and samples")
         self.tabs.addTab(self.variance, "Learned variance")
+        self.tabs.addTab(self.student, "Fashion-MNIST student")
         self.tabs.setTabToolTip(0, "Transport paths of the ODEs, or a distilled student beside its teacher")
         self.tabs.setTabToolTip(1, "Improved DDPM: the learned Σ_θ against fixed β̃_t and β_t")
+        self.tabs.setTabToolTip(2, "The shipped few-step distilled student beside its teacher, from the same noise")
         right = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(self.tabs)
         right.addWidget(self.quality)
@@ -127,6 +132,7 @@ class FastView(QWidget):
     def shutdown(self) -> bool:
         self._next_measurement = None
         self._job.stop()
+        self.student.shutdown()
         self.settings.setValue("fast/dataset", self.controls.dataset())
         return True
 

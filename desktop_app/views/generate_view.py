@@ -25,6 +25,7 @@ from PySide6.QtWidgets import QFileDialog, QLabel, QMessageBox, QProgressBar, QV
 
 from core.diffusion import ClassifierFreeGuidance
 from core.diffusion.samplers import evaluations_after
+from core.evaluation.distilled_student import native_sampling
 from core.runtime import select_device
 from desktop_app import paths
 from desktop_app.export import ANIMATION_FILTER, PNG_FILTER, ExportAction
@@ -158,7 +159,8 @@ class GenerateView(QWidget):
             self._update_controls()
             return
         points = self.sample_shape() == (2,)
-        self.sampler_panel.set_model(checkpoint.schedule.num_timesteps, points, class_names(checkpoint))
+        native = native_sampling(getattr(checkpoint, "metadata", None))  # a distilled student's own steps
+        self.sampler_panel.set_model(checkpoint.schedule.num_timesteps, points, class_names(checkpoint), native)
         self.results.reset(points)
         self._update_controls()
         self.status_changed.emit(f"Model: {self.model_name()}")

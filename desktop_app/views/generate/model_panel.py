@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.evaluation.distilled_student import native_sampling
 from core.io import CheckpointError, load_denoiser
 from desktop_app import paths
 from desktop_app.model_library import ModelEntry, describe_metadata, entry_for_file, list_models
@@ -270,7 +271,10 @@ class ModelPanel(QWidget):
             model, schedule = checkpoint.model, checkpoint.schedule
             classes = num_classes(model)
             prediction = getattr(model, "prediction_type", "eps")
+            native = native_sampling(getattr(checkpoint, "metadata", None))
             self.model_info.setText(
-                f"{schedule.label} · predicts {prediction}" + (f" · {classes} classes" if classes else "")
+                f"{schedule.label} · predicts {prediction}"
+                + (f" · {classes} classes" if classes else "")
+                + (f" · distilled for {native.steps} {native.sampler.upper()} steps" if native else "")
             )
         self.model_changed.emit(checkpoint)

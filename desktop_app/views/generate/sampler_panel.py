@@ -195,10 +195,14 @@ class SamplerPanel(QWidget):
 
     # --- fed by the view ----------------------------------------------------------------------
 
-    def set_model(self, num_timesteps: int | None, points: bool = False, classes: list[str] | None = None) -> None:
+    def set_model(
+        self, num_timesteps: int | None, points: bool = False, classes: list[str] | None = None, native=None
+    ) -> None:
         """Fit the form to a model: T, 2-D points or images, its class names (none: unconditional).
 
-        ``num_timesteps`` None (no model) only resets the T the default step counts assume.
+        ``num_timesteps`` None (no model) only resets the T the default step counts assume. ``native``
+        (``core.evaluation.distilled_student.NativeSampling``): the sampler and steps a distilled
+        student was made for, chosen in the form (deterministic DDIM, η = 0).
         """
         if num_timesteps is None:
             self._num_timesteps = DEFAULT_TIMESTEPS
@@ -211,6 +215,10 @@ class SamplerPanel(QWidget):
             spin.setMaximum(num_timesteps)
         self._on_sampler_changed()
         self._on_sampler_b_changed()
+        if native is not None and self.sampler_combo.findData(native.sampler) >= 0:
+            self.sampler_combo.setCurrentIndex(self.sampler_combo.findData(native.sampler))
+            self.steps_spin.setValue(native.steps)
+            self.eta_spin.setValue(0.0)
         self.class_combo.clear()
         if classes:
             self.class_combo.addItem("all classes, in turn", -1)
