@@ -106,10 +106,11 @@ def resources_dir() -> Path:
     """The bundled ``resources/`` folder, found the same way ``core.runtime.resources`` finds it.
 
     ``core.runtime.resources.resources_dir`` is the single source of truth; the fallback below only matters
-    while that module does not exist (it imports no torch, so calling it is cheap).
+    while that module does not exist. It imports no torch, so the window can call it before torch loads
+    (``tests/test_packaging.py`` checks that building the window imports no torch).
     """
     try:
-        from core.runtime import resources_dir as core_resources_dir
+        from core.runtime.resources import resources_dir as core_resources_dir
     except ImportError:
         base = Path(getattr(sys, "_MEIPASS", Path(__file__).resolve().parent.parent))
         return base / "resources"

@@ -293,3 +293,25 @@ def test_python_dash_m_desktop_app_prints_the_version():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == f"Diffusion Lab {__version__}"
+
+
+def test_the_window_before_its_views_imports_no_torch():
+    """``MainWindow(load_views=False)`` is what a double-click shows first: torch loads after it, in the background.
+
+    Lessons, the teacher tools and the resources folder are all set up here; one import of torch on the
+    way (it was ``core.runtime``'s package import) cost 2–4 s before the window appeared.
+    """
+    result = _run_python(
+        """
+        import sys
+        from PySide6.QtWidgets import QApplication
+        app = QApplication([])
+        from desktop_app.main_window import MainWindow
+        window = MainWindow(load_views=False)
+        print("HEAVY", [m for m in ("torch", "pyqtgraph", "core.training", "core.runtime.device") if m in sys.modules])
+        window.close()
+        """,
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "HEAVY []" in result.stdout

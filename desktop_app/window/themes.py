@@ -192,7 +192,10 @@ def configure_pyqtgraph() -> None:
 
 def restyle_plots(root: QWidget) -> None:
     """Apply the current theme to every pyqtgraph plot inside ``root`` (plots drawn with QPainter,
-    such as the histogram, read their colours themselves)."""
+    such as the histogram, read their colours themselves). Without pyqtgraph loaded there is no plot
+    yet, and importing it here would delay the first window by its import time."""
+    if "pyqtgraph" not in sys.modules:
+        return
     import pyqtgraph as pg
 
     for view in root.findChildren(pg.GraphicsView):
