@@ -24,19 +24,16 @@ import time
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, QSize, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QApplication,
-    QFileDialog,
     QHBoxLayout,
     QLabel,
     QListWidget,
     QListWidgetItem,
     QMainWindow,
-    QMenu,
     QMessageBox,
     QScrollArea,
-    QStackedWidget,
     QWidget,
 )
 
@@ -45,17 +42,14 @@ from desktop_app.lessons.install import install_lessons
 from desktop_app.teacher import install as install_teacher_tools
 from desktop_app.window import themes
 from desktop_app.window.appearance import Appearance
-from desktop_app.window.exporting import default_checkpoint_dir, run_export
-from desktop_app.window.help_texts import ABOUT_TEXT, shortcuts_help
 from desktop_app.window.loading_page import LoadingPage
+from desktop_app.window.menus import WindowMenus
 from desktop_app.window.view_specs import HEAVY_MODULES, VIEW_ICONS, VIEW_SPECS, view_class
+from desktop_app.window.view_stack import ViewStack, default_size
 
 log = logging.getLogger(__name__)
 
-DEFAULT_SIZE = QSize(1280, 800)
 CHECKPOINT_SUFFIXES = (".safetensors",)
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
-CHECKPOINT_FILTER = "Diffusion Lab checkpoints (*.safetensors);;All files (*)"
 
 
 class MainWindow(QMainWindow):
@@ -69,7 +63,7 @@ class MainWindow(QMainWindow):
         self.settings = settings if settings is not None else QSettings()
         self.setWindowTitle(APP_NAME)
         self.setAcceptDrops(True)
-        self.resize(_default_size(self))
+        self.resize(default_size(self))
 
         self.sidebar = QListWidget()
         self.sidebar.setObjectName("sidebar")
@@ -109,7 +103,13 @@ class MainWindow(QMainWindow):
         self.appearance = Appearance(self.settings, self)
         self._shown_zoom = self.appearance.zoom_factor()
         self.appearance.applied.connect(self._on_appearance_applied)
-        self._build_menus()
+        self.menus = WindowMenus(self)  # File, View, Help (desktop_app/window/menus.py)
+        self.view_actions = self.menus.view_actions
+        self.export_action = self.menus.export_action
+        self.zoom_in_action = self.appearance.zoom_in_action
+        self.zoom_out_action = self.appearance.zoom_out_action
+        self.zoom_reset_action = self.appearance.zoom_reset_action
+        self.theme_actions = self.appearance.theme_actions
         self.teacher = install_teacher_tools(self)  # teacher mode, sessions, slides, U-Net diagram
         self.appearance.apply()
         self.sidebar.currentRowChanged.connect(self._on_sidebar_row_changed)
@@ -236,7 +236,7 @@ class MainWindow(QMainWindow):
         self._connect_views()
         self.device_label.setText(self._device_text())
         self._refresh_status_labels()
-        self.export_action.setEnabled(bool(self._export_actions()))
+        self.menus.update_export_enabled()
         pending, self._pending_paths = self._pending_paths, []
         for path in pending:
             self.open_path(path)
@@ -292,42 +292,6 @@ class MainWindow(QMainWindow):
             log.warning("Could not describe the device: %s", error)
             return "Device: CPU"
 
-    def _build_menus(self) -> None:
-        file_menu = self.menuBar().addMenu("&File")
-        self._add_action(file_menu, "Open &image…", QKeySequence.StandardKey.Open, self._on_open_image)
-        self._add_action(file_menu, "Open &checkpoint…", QKeySequence("Ctrl+Shift+O"), self._on_open_checkpoint)
-        file_menu.addSeparator()
-        self.export_menu = file_menu.addMenu("&Export")
-        self.export_menu.aboutToShow.connect(self._on_export_menu_about_to_show)
-        self.export_action = self.export_menu.menuAction()
-        export_shortcut = QAction("Export…", self)  # Ctrl+E opens the same menu where the window is
-        export_shortcut.setShortcut(QKeySequence("Ctrl+E"))
-        export_shortcut.triggered.connect(self._on_export)
-        self.addAction(export_shortcut)
-        file_menu.addSeparator()
-        self._add_action(file_menu, "&Quit", QKeySequence("Ctrl+Q"), self.close)
-
-        view_menu = self.menuBar().addMenu("&View")
-        self.view_actions: list[QAction] = []
-        for i, name in enumerate(self.titles):
-            action = self._add_action(view_menu, name, QKeySequence(f"Ctrl+{i + 1}"), self._on_view_action)
-            action.setData(name)
-            self.view_actions.append(action)
-
-        view_menu.addSeparator()
-        self.appearance.build_menus(view_menu)
-        a = self.appearance
-        self.zoom_in_action, self.zoom_out_action, self.zoom_reset_action = (
-            a.zoom_in_action,
-            a.zoom_out_action,
-            a.zoom_reset_action,
-        )
-        self.theme_actions = a.theme_actions
-
-        help_menu = self.menuBar().addMenu("&Help")
-        self._add_action(help_menu, "&Keyboard shortcuts", QKeySequence("F1"), self._on_shortcuts)
-        self._add_action(help_menu, f"&About {APP_NAME}", None, self._on_about)
-
     # --- text size and theme (desktop_app/window/appearance.py) ------------------------------------
 
     def zoom_factor(self) -> float:
@@ -359,14 +323,6 @@ class MainWindow(QMainWindow):
         if factor != self._shown_zoom:
             self.statusBar().showMessage(f"Text size {factor:.0%} (Ctrl+0: normal)", 4000)
         self._shown_zoom = factor
-
-    def _add_action(self, menu: QMenu, text: str, shortcut, slot) -> QAction:
-        action = QAction(text, self)
-        if shortcut is not None:
-            action.setShortcut(shortcut)
-        action.triggered.connect(slot)
-        menu.addAction(action)
-        return action
 
     # --- settings -------------------------------------------------------------------------------
 
@@ -436,7 +392,7 @@ class MainWindow(QMainWindow):
         if on_shown is not None:
             on_shown()
         self._refresh_status_labels()
-        self.export_action.setEnabled(bool(self._export_actions()))
+        self.menus.update_export_enabled()
 
     @Slot(str)
     def _on_view_status(self, text: str) -> None:
@@ -456,93 +412,12 @@ class MainWindow(QMainWindow):
         else:
             self.model_label.setText(f"Model: {model}" if model else "")
 
-    @Slot()
-    def _on_view_action(self) -> None:
-        self.show_view(self.sender().data())
-
-    @Slot()
-    def _on_open_image(self) -> None:
-        folder = str(self.settings.value("main/last_image_dir", str(Path.home())))
-        from desktop_app.views.forward_view import IMAGE_FILE_FILTER
-
-        path, _ = QFileDialog.getOpenFileName(self, "Open an image as x₀", folder, IMAGE_FILE_FILTER)
-        if path:
-            self.show_view("Forward process")
-            if self.views["Forward process"].open_image(path):
-                self.settings.setValue("main/last_image_dir", str(Path(path).parent))
-
-    @Slot()
-    def _on_open_checkpoint(self) -> None:
-        folder = str(self.settings.value("main/last_checkpoint_dir", default_checkpoint_dir()))
-        path, _ = QFileDialog.getOpenFileName(self, "Open a checkpoint", folder, CHECKPOINT_FILTER)
-        if path:
-            self.open_path(path)
-
     def _export_actions(self) -> list:
-        provider = getattr(self.stack.currentWidget(), "export_actions", None)
-        return list(provider()) if provider is not None else []
-
-    @Slot()
-    def _on_export_menu_about_to_show(self) -> None:
-        self.export_menu.clear()
-        actions = self._export_actions()
-        if not actions:
-            self.export_menu.addAction("Nothing to export in this view").setEnabled(False)
-        for export_action in actions:
-            action = self.export_menu.addAction(export_action.label)
-            action.triggered.connect(lambda _checked=False, e=export_action: self.run_export(e))
-
-    @Slot()
-    def _on_export(self) -> None:
-        actions = self._export_actions()
-        if not actions:
-            QMessageBox.information(self, "Export", "This view has nothing to export yet.")
-            return
-        self.export_menu.exec(self.mapToGlobal(self.rect().center()))
+        return self.menus.export_actions()
 
     def run_export(self, export_action, path: str | Path | None = None) -> Path | None:
         """Ask where to save (unless ``path`` is given), write the file, report success or the error."""
-        return run_export(self, self.settings, export_action, path)
-
-    @Slot()
-    def _on_shortcuts(self) -> None:
-        QMessageBox.information(self, "Keyboard shortcuts", shortcuts_help(self.titles))
-
-    @Slot()
-    def _on_about(self) -> None:
-        QMessageBox.about(self, f"About {APP_NAME}", ABOUT_TEXT)
-
-
-class ViewStack(QStackedWidget):
-    """The views, one at a time, inside the window's scroll area.
-
-    Rows that wrap (``FlowRow``) make a view's height depend on its width. ``QScrollArea`` asks for
-    ``heightForWidth``, which a box layout answers with its *preferred* height (the image grids' full
-    size); the scroll area needs the *smallest* height the current view can take at that width, so
-    that a view scrolls only when it truly cannot fit.
-    """
-
-    def hasHeightForWidth(self) -> bool:  # noqa: N802 - Qt override
-        return True
-
-    def heightForWidth(self, width: int) -> int:  # noqa: N802 - Qt override
-        view = self.currentWidget()
-        if view is None:
-            return super().heightForWidth(width)
-        smallest = view.minimumSizeHint().height()
-        layout = view.layout()
-        if layout is not None and layout.hasHeightForWidth():
-            smallest = max(smallest, layout.totalMinimumHeightForWidth(width))
-        return smallest
-
-
-def _default_size(widget: QWidget) -> QSize:
-    """1280×800, or 95 % of the available screen where that is smaller (small laptops, projectors)."""
-    screen = widget.screen() or QApplication.primaryScreen()
-    if screen is None:
-        return DEFAULT_SIZE
-    available = screen.availableGeometry().size() * 0.95
-    return DEFAULT_SIZE.boundedTo(available)
+        return self.menus.run_export(export_action, path)
 
 
 def _call_text(view: QWidget, method: str) -> str:
