@@ -60,6 +60,18 @@ def round_steps(teacher_steps: int, final_steps: int) -> list[int]:
     return out
 
 
+def save_half(path: Path, model: torch.nn.Module, schedule, metadata: dict) -> None:
+    """Save ``model`` with float16 weights (half the bundle's bytes; loading casts them back to float32) and
+    round ``model`` itself the same way, so what is evaluated and used next is exactly what the file holds."""
+    with torch.no_grad():
+        for tensor in model.state_dict().values():
+            if tensor.is_floating_point():
+                tensor.copy_(tensor.half().float())
+    save_checkpoint(
+        path, copy.deepcopy(model).half(), schedule=schedule, metadata={**metadata, "stored_dtype": "float16"}
+    )
+
+
 def learning_rate(base: float, step: int, total: int, warmup: int = 20) -> float:
     """Linear warm-up, then cosine decay to 10 % of ``base`` by the end of the round."""
     if step < warmup:
@@ -146,8 +158,8 @@ def run_round(
         wall_time_s=round(sum(r["cpu_s"] for r in rounds), 1), device="cpu",
         recipe=f"python scripts/distil_fmnist.py {' '.join(sys.argv[1:])}", git_commit=git_commit(),
     )  # fmt: skip
-    ema.eval().requires_grad_(False)
-    save_checkpoint(work / f"round_{n}step.safetensors", ema, schedule=schedule, metadata=metadata)
+    ema = ema.eval().requires_grad_(False)
+    save_half(work / f"round_{n}step.safetensors", ema, schedule, metadata)
     partial.unlink(missing_ok=True)
     return ema, metadata
 

@@ -70,9 +70,10 @@ def test_the_fast_views_student_tab_samples_teacher_and_student_from_the_same_no
             qtbot.mouseClick(panel.sample_button, Qt.MouseButton.LeftButton)
             assert not panel.sample_button.isEnabled()  # one run at a time
         qtbot.waitUntil(panel.sample_button.isEnabled, timeout=10_000)
-        titles = [row.title() for row in panel.rows]
+        titles = panel.row_labels
         assert titles[0].startswith("teacher, DDIM-") and titles[1].startswith("student, ")
         assert titles[2] == "teacher, DDIM-50"
+        assert panel.grid.last_picture.shape == (3 * 34 - 2, 2 * 34 - 2)  # 3 rows × 2 columns of 32×32, 2 px apart
         pictures = panel.batches
         assert all(p is not None and p.shape == (2, 1, 32, 32) for p in pictures)
         assert all(np.abs(p).max() <= 1.0 for p in pictures)  # x̂₀ clipped, as the app samples

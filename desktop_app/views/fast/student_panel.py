@@ -11,10 +11,11 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import QComboBox, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
 
-from core.evaluation.distilled_student import compare_with_teacher, shipped_students
+from core.evaluation.distilled_student import compare_with_teacher, native_sampling, shipped_students
 from core.io import CheckpointError, read_metadata
 from desktop_app.widgets.flow_row import FlowRow
 from desktop_app.widgets.image_panel import ImagePanel
@@ -24,18 +25,19 @@ DEFAULT_SAMPLES = 8
 
 
 def measured_text(metadata: dict) -> str:
-    """One paragraph with the FIDs stored in a shipped student's metadata ("" when it has none)."""
+    """Two lines with the FIDs and class accuracies stored in a shipped student's metadata ("" when none)."""
     evaluation = metadata.get("evaluation") or {}
     rows = evaluation.get("rows") or []
     if not rows:
         return ""
-    parts = [
-        f"{row['row']}: FID {row['fid']:.2f}"
-        + (f", class accuracy {row['class_accuracy']:.0%}" if row.get("class_accuracy") is not None else "")
+    fids = " · ".join(f"{row['row'].replace(' (floor)', '')} {row['fid']:.2f}" for row in rows)
+    accuracies = " · ".join(
+        f"{row['row'].replace(' (floor)', '')} {row['class_accuracy']:.0%}"
         for row in rows
-    ]
-    head = f"Measured on {evaluation.get('samples', '?')} samples (seed {evaluation.get('seed', 0)}, lower FID is better): "
-    return head + "; ".join(parts) + "."
+        if row.get("class_accuracy") is not None
+    )
+    head = f"FID on {evaluation.get('samples', '?')} samples, seed {evaluation.get('seed', 0)} (lower is better): "
+    return head + fids + (f"\nClass accuracy: {accuracies}" if accuracies else "")
 
 
 class StudentPanel(QWidget):
@@ -65,16 +67,11 @@ class StudentPanel(QWidget):
         self.measured = QLabel()
         self.measured.setWordWrap(True)
         self.measured.setToolTip("Numbers from docs/quality.md, stored in the student's file when it was shipped")
-        self.rows = [ImagePanel() for _ in range(3)]
-        self.batches: list = []
-        for panel, tip in zip(
-            self.rows,
-            ("The teacher with as few DDIM steps as the student", "The distilled student with its own steps",
-             "The teacher with 50 DDIM steps: what both try to reach"),
-            strict=True,
-        ):  # fmt: skip
-            panel.setToolTip(tip)
-            panel.setMinimumHeight(60)
+        self.grid = ImagePanel("Same x_T and class in every column")
+        self.grid.setToolTip("Top row: the teacher with the student's few steps; middle: the student; "
+                             "bottom: the teacher with 50 steps, what both try to reach")  # fmt: skip
+        self.row_labels: list[str] = []
+        self.batches: list = []  # what is on screen, (n, C, H, W) per row
 
         controls = FlowRow()
         for widget in (QLabel("Student"), self.student_combo, QLabel("Samples"), self.samples_spin,
@@ -83,8 +80,7 @@ class StudentPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(controls)
         layout.addWidget(self.measured)
-        for panel in self.rows:
-            layout.addWidget(panel, 1)
+        layout.addWidget(self.grid, 1)
         layout.addWidget(self.status)
         self.student_combo.currentIndexChanged.connect(self._on_student_chosen)
         self._on_student_chosen()
@@ -106,9 +102,15 @@ class StudentPanel(QWidget):
             self.status.setText("No distilled student is shipped; run scripts/distil_fmnist.py to make one.")
             return
         try:
-            self.measured.setText(measured_text(read_metadata(path)))
+            metadata = read_metadata(path)
         except (CheckpointError, OSError) as error:
             self.measured.setText(str(error))
+            return
+        self.measured.setText(measured_text(metadata))
+        native = native_sampling(metadata)
+        steps = native.steps if native else "?"
+        self._show_row_labels([f"teacher, DDIM-{steps}", f"student, {steps} steps", "teacher, DDIM-50"])
+        self.grid.clear()
         self.status.setText("Press Sample: the same noise goes through all three rows.")
 
     @Slot()
@@ -129,12 +131,16 @@ class StudentPanel(QWidget):
 
     @Slot(object)
     def _on_rows(self, rows) -> None:
-        self.batches = [row.images.numpy() for row in rows]  # what is on screen, (n, C, H, W) per row
-        for panel, row, batch in zip(self.rows, rows, self.batches, strict=True):
-            panel.set_batch(batch, ncols=batch.shape[0])
-            panel.set_title(row.label)
-        self.status.setText("Same x_T and labels in every column. Press Sample with another seed for new noise.")
+        self.batches = [row.images.numpy() for row in rows]
+        n = self.batches[0].shape[0]
+        self.grid.set_batch(np.concatenate(self.batches), ncols=n)
+        self._show_row_labels([row.label for row in rows])
+        self.status.setText("Press Sample with another seed for new noise.")
         self.sampled.emit()
+
+    def _show_row_labels(self, labels: list[str]) -> None:
+        self.row_labels = labels
+        self.grid.set_caption("Rows, top to bottom: " + " · ".join(labels))
 
     @Slot(str)
     def _on_error(self, message: str) -> None:
