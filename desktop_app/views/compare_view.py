@@ -8,12 +8,18 @@ Gaussians, precision / recall, MMD², the likelihood where one exists, seconds p
 On Fashion-MNIST the shipped U-Net, GAN and VAE are loaded side by side with a latent interpolation of
 each (z for GAN and VAE, DDIM's deterministic x_T for diffusion) and measured with FID.
 
+Runs trained here can be saved (resumable: each run's final checkpoint keeps its training state) and
+continued later with Resume…; closing the window, switching the data or training again with unsaved
+runs asks to save first, as the Train view does.
+
 Composed of ``desktop_app.views.compare``: ``CompareControls``, three ``ModelColumn``\\ s,
 ``MeasuredTable``; the work runs in ``CompareTrainingWorker`` and ``CallWorker`` (no maths here).
 """
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, Signal, Slot
@@ -23,7 +29,7 @@ from core.data import make_toy_2d
 from core.evaluation.compare import KINDS
 from core.training.events import CheckpointSaved, Finished, Paused, Preview, Resumed, StepEvent
 from core.training.generative import GANLandscape, VAELatents
-from desktop_app.views.compare.column import TITLES, ModelColumn
+from desktop_app.views.compare.column import TITLES, ModelColumn, step_text
 from desktop_app.views.compare.controls import CompareControls
 from desktop_app.views.compare.jobs import (
     MEASURE_IMAGES,
@@ -32,11 +38,14 @@ from desktop_app.views.compare.jobs import (
     load_shipped,
     measure_shipped,
     measure_trained,
+    resume_plans,
     save_models,
     shipped_previews,
+    time_to_fid_cells,
     training_worker,
 )
-from desktop_app.views.compare.table import MeasuredTable
+from desktop_app.views.compare.saving import RunLedger, choose_checkpoints, settle_unsaved
+from desktop_app.views.compare.table import MeasuredTable, summary
 from desktop_app.workers import BackgroundJob, CallWorker
 
 REFERENCE_POINTS = 2000
@@ -65,6 +74,8 @@ class CompareView(QWidget):
         self._call_kind = None
         self._reference_shown = False
         self.measure_sizes = {"points": (MEASURE_POINTS, 500), "images": (MEASURE_IMAGES, 50)}  # (samples, likelihood)
+        self._run_dir = Path(tempfile.mkdtemp(prefix="diffusion_lab_compare_"))  # the runs' final checkpoints
+        self.runs = RunLedger()  # which runs trained here are saved, and their final checkpoints
         self._build_ui()
         index = self.controls.dataset_combo.findData(str(settings.value("compare/dataset", "eight_gaussians")))
         if index >= 0:
@@ -79,6 +90,7 @@ class CompareView(QWidget):
         c.pause_requested.connect(self._on_pause)
         c.stop_requested.connect(self._on_stop)
         c.save_requested.connect(self._on_save)
+        c.resume_requested.connect(self._on_resume)
         c.measure_requested.connect(self._on_measure)
         c.dataset_changed.connect(self._on_dataset_changed)
         row = QWidget()
@@ -112,10 +124,14 @@ class CompareView(QWidget):
         return any(job.running for job in self._jobs.values())
 
     def shutdown(self) -> bool:
+        """Called when the window closes: offer to save unsaved runs (Cancel keeps the window), then stop and wait."""
+        if not self.settle_unsaved("closing"):
+            return False
         for job in self._jobs.values():
             job.stop()
         self._call.stop()
         self.settings.setValue("compare/dataset", self.controls.dataset())
+        shutil.rmtree(self._run_dir, ignore_errors=True)
         return True
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
@@ -136,9 +152,26 @@ class CompareView(QWidget):
         self.controls.show_message(message)
         self._update_controls()
 
+    # --- unsaved runs -------------------------------------------------------------------------
+
+    def unsaved(self) -> list[str]:
+        """The kinds trained in this view whose latest steps are not saved (running ones included)."""
+        return self.runs.unsaved([k for k, job in self._jobs.items() if job.running])
+
+    def settle_unsaved(self, action: str) -> bool:
+        """Ask Save / Discard / Cancel when runs would be lost by ``action``; False when the person cancels."""
+        return settle_unsaved(self, self.runs, self._jobs, self.models, action, self.controls.show_message)
+
     @Slot(str)
     def _on_dataset_changed(self, dataset: str) -> None:
-        self._reference_shown = True
+        if self._reference_shown and not self.settle_unsaved("switching the data"):
+            combo = self.controls.dataset_combo
+            combo.blockSignals(True)
+            combo.setCurrentIndex(combo.findData(self._dataset_shown))
+            combo.blockSignals(False)
+            return
+        self._reference_shown, self._dataset_shown = True, dataset
+        self.runs = RunLedger()
         self.models, self.measurements = {}, {}
         self.table.clear_values()
         images = self.controls.images()
@@ -166,19 +199,60 @@ class CompareView(QWidget):
 
     @Slot()
     def _on_train(self) -> None:
+        if not self.settle_unsaved("training new models"):
+            return
         self.models, self.measurements = {}, {}
         self.table.clear_values()
         for kind in KINDS:
-            column = self.columns[kind]
-            column.clear()
             worker = training_worker(
-                kind, self.controls.dataset(), self.controls.steps.value(), self.controls.gan_setting()
-            )
-            worker.events.connect(column_slot(self, kind))
-            worker.errored.connect(self._on_error)
-            self._jobs[kind].start(worker)
+                kind, self.controls.dataset(), self.controls.steps.value(), self.controls.gan_setting(),
+                checkpoint_dir=self._run_dir / kind,
+            )  # fmt: skip
+            self._start_training(kind, worker)
         self.controls.show_message("Training diffusion, GAN and VAE on the same data, each on its own thread …")
         self._update_controls()
+
+    def _start_training(self, kind: str, worker) -> None:
+        self.columns[kind].clear()
+        self.models.pop(kind, None)
+        self.runs.forget(kind)
+        worker.events.connect(column_slot(self, kind))
+        worker.errored.connect(self._on_error)
+        self._jobs[kind].start(worker)
+
+    @Slot()
+    def _on_resume(self) -> None:
+        files = choose_checkpoints(self)
+        if files:
+            self.resume_from(files)
+
+    def resume_from(self, paths) -> bool:
+        """Continue saved runs (one file per kind, all on one toy) for the Steps box's number of steps more."""
+        try:
+            plans, dataset = resume_plans(paths)
+        except ValueError as error:
+            self.controls.show_message(f"Cannot resume: {error}")
+            return False
+        if dataset != self.controls.dataset():
+            self.controls.dataset_combo.setCurrentIndex(self.controls.dataset_combo.findData(dataset))
+            if self.controls.dataset() != dataset:
+                return False  # the person cancelled leaving unsaved runs behind
+        elif not self.settle_unsaved("resuming saved runs"):
+            return False
+        self.measurements = {}
+        self.table.clear_values()
+        more = self.controls.steps.value()
+        for plan in plans:
+            worker = training_worker(
+                plan.kind, dataset, plan.step + more, resume_from=plan.path, checkpoint_dir=self._run_dir / plan.kind
+            )
+            self._start_training(plan.kind, worker)
+            self.runs.saved[plan.kind] = plan.step  # what is on disk already
+            self.columns[plan.kind].status.setText(f"resuming {plan.path.name} from step {plan.step} …")
+        names = ", ".join(TITLES[p.kind] for p in plans)
+        self.controls.show_message(f"Resuming {names} for {more} more steps …")
+        self._update_controls()
+        return True
 
     def _on_events(self, kind: str, events: list) -> None:
         column = self.columns[kind]
@@ -186,6 +260,7 @@ class CompareView(QWidget):
         column.curves.append(steps)
         if steps:
             column.status.setText(step_text(steps[-1]))
+            self.runs.trained[kind] = steps[-1].step
         for event in events:
             if isinstance(event, Preview):
                 column.samples.set_points(event.images[:, :2])
@@ -194,11 +269,14 @@ class CompareView(QWidget):
             elif isinstance(event, VAELatents):
                 column.show_latents(event)
             elif isinstance(event, CheckpointSaved):
-                self.controls.show_message(f"{TITLES[kind]} saved to {event.path} (step {event.step}).")
+                if event.reason == "requested":  # the person's Save (autosaves go to the view's own folder)
+                    self.runs.saved[kind] = event.step
+                    self.controls.show_message(f"{TITLES[kind]} saved to {event.path} (step {event.step}).")
             elif isinstance(event, (Paused, Resumed)):
                 column.status.setText(f"{'paused' if isinstance(event, Paused) else 'resumed'} at step {event.step}")
             elif isinstance(event, Finished):
                 self.models[kind] = (event.model, event.schedule)
+                self.runs.finished(kind, event.step, event.checkpoint_path)
                 column.status.setText(f"{event.reason} after {event.step} steps, {event.elapsed_s:.0f} s")
 
     @Slot(list)
@@ -242,15 +320,18 @@ class CompareView(QWidget):
                     job.worker.request_save(folder / f"{kind}.safetensors")
             self.controls.show_message(f"Saving into {folder} at the next step …")
         elif self.models:
-            self._start_call("save", bind(save_models, self.models, folder), f"Saving into {folder} …")
+            function = bind(save_models, dict(self.models), folder, dict(self.runs.final_paths))
+            self._start_call("save", function, f"Saving into {folder} …")
 
     @Slot()
     def _on_training_job_finished(self) -> None:
         if self.training():
             return
         self._update_controls()
-        if len(self.models) == len(KINDS):
-            self.controls.show_message("All three trained. Press Measure to fill the table.")
+        if self.models:
+            names = ", ".join(TITLES[k] for k in KINDS if k in self.models)
+            trained = "All three" if len(self.models) == len(KINDS) else names
+            self.controls.show_message(f"{trained} trained. Press Measure to fill the table.")
             self.trained.emit()
 
     # --- measuring ----------------------------------------------------------------------------
@@ -274,14 +355,16 @@ class CompareView(QWidget):
                 self.table.set_measurement(measurement, self.controls.images())
             self.controls.show_message(summary(result))
         elif self._call_kind == "load":
-            self._shipped, self._shipped_previews = result
+            self._shipped, self._shipped_previews, self._time_to_fid = result
             self.models = {kind: (model, schedule) for kind, (model, schedule, _) in self._shipped.items()}
             self._show_shipped(self._shipped_previews)
         elif self._call_kind == "save":
+            self.runs.saved.update({p.stem: self.runs.trained.get(p.stem, 0) for p in result})
             self.controls.show_message(f"Saved: {', '.join(p.name for p in result)}.")
 
     def _show_shipped(self, previews: dict) -> None:
         self.models = {kind: (model, schedule) for kind, (model, schedule, _) in self._shipped.items()}
+        self.table.set_time_to_fid(*self._time_to_fid)
         for kind, (samples, path) in previews.items():
             column = self.columns[kind]
             column.image_samples.set_batch(samples, ncols=4)
@@ -312,25 +395,4 @@ def column_slot(view: CompareView, kind: str):
 
 def load_shipped_with_previews():
     shipped = load_shipped()
-    return shipped, shipped_previews(shipped)
-
-
-def step_text(event) -> str:
-    if hasattr(event, "g_loss"):
-        return f"step {event.step}: D {event.loss:.3f}, G {event.g_loss:.3f}, D(real) {event.d_real:.2f}, D(fake) {event.d_fake:.2f}"
-    if hasattr(event, "kl"):
-        return f"step {event.step}: −ELBO {event.loss:.3f} = recon {event.recon:.3f} + KL {event.kl:.3f}"
-    return f"step {event.step}: loss {event.loss:.4f}"
-
-
-def summary(measurements: dict) -> str:
-    parts = []
-    for kind in [k for k in KINDS if k in measurements]:
-        m = measurements[kind]
-        text = f"{TITLES[kind]}: "
-        text += m.modes.describe() if m.modes is not None else f"FID {m.fid:.1f}" if m.fid is not None else ""
-        parts.append(text + f", recall {m.recall:.2f}")
-    gan = measurements.get("gan")
-    if gan is not None and gan.modes is not None and gan.modes.collapsed:
-        parts.append("the GAN has collapsed: it misses modes of the data")
-    return "; ".join(parts) + "."
+    return shipped, shipped_previews(shipped), time_to_fid_cells(shipped)

@@ -63,6 +63,9 @@ class CurvesPlot(pg.PlotWidget):
     def values(self, name: str) -> list[float]:
         return list(self._values[name])
 
+    def steps(self) -> list[int]:
+        return list(self._steps)
+
 
 class ModelColumn(QWidget):
     """Everything the view shows of one kind of model; 2-D (points) and image pages."""
@@ -143,3 +146,12 @@ class ModelColumn(QWidget):
         if self.inside is not None:
             self.inside.clear_panel()
         self.status.setText("not trained yet")
+
+
+def step_text(event) -> str:
+    """A column's status line for its latest step event (the GAN's two losses, the VAE's ELBO terms)."""
+    if hasattr(event, "g_loss"):
+        return f"step {event.step}: D {event.loss:.3f}, G {event.g_loss:.3f}, D(real) {event.d_real:.2f}, D(fake) {event.d_fake:.2f}"
+    if hasattr(event, "kl"):
+        return f"step {event.step}: −ELBO {event.loss:.3f} = recon {event.recon:.3f} + KL {event.kl:.3f}"
+    return f"step {event.step}: loss {event.loss:.4f}"

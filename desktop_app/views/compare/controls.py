@@ -20,6 +20,7 @@ class CompareControls(QWidget):
     pause_requested = Signal()
     stop_requested = Signal()
     save_requested = Signal()
+    resume_requested = Signal()
     measure_requested = Signal()
     dataset_changed = Signal(str)
 
@@ -53,12 +54,17 @@ class CompareControls(QWidget):
         self.stop_button.setToolTip("Stop all three after their current step (they keep what they learned)")
         self.save_button = QPushButton("Save…")
         self.save_button.setToolTip("Save the three models (with their training state) into a folder")
+        self.resume_button = QPushButton("Resume…")
+        self.resume_button.setToolTip(
+            "Continue runs saved from this view (diffusion, GAN or VAE checkpoints) for Steps more steps"
+        )
         self.measure_button = QPushButton("Measure")
         self.measure_button.setToolTip("Fill the table: samples, modes, precision/recall, likelihood, speed")
         self.train_button.clicked.connect(self.train_requested)
         self.pause_button.clicked.connect(self.pause_requested)
         self.stop_button.clicked.connect(self.stop_requested)
         self.save_button.clicked.connect(self.save_requested)
+        self.resume_button.clicked.connect(self.resume_requested)
         self.measure_button.clicked.connect(self.measure_requested)
         self.message = QLabel()
         self.message.setWordWrap(True)
@@ -70,7 +76,8 @@ class CompareControls(QWidget):
             label.setToolTip(widget.toolTip())
             row.addWidget(label)
             row.addWidget(widget)
-        for button in (self.train_button, self.pause_button, self.stop_button, self.save_button, self.measure_button):
+        buttons = (self.train_button, self.pause_button, self.stop_button, self.save_button, self.resume_button)
+        for button in (*buttons, self.measure_button):
             row.addWidget(button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -99,6 +106,7 @@ class CompareControls(QWidget):
         self.pause_button.setEnabled(training)
         self.stop_button.setEnabled(training)
         self.save_button.setEnabled(training or (trained and toys))
+        self.resume_button.setEnabled(not training and not busy)
         self.measure_button.setEnabled(trained and not training and not busy)
         if not training:
             self.pause_button.setChecked(False)

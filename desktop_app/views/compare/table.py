@@ -11,6 +11,8 @@ from PySide6.QtWidgets import QHeaderView, QTableWidget, QTableWidgetItem, QWidg
 
 from core.evaluation.compare import KIND_TITLES, KINDS
 
+TITLES = KIND_TITLES
+
 ROWS = (  # (key, label, tooltip)
     ("modes", "Modes covered (8 Gaussians)", "VEEGAN: modes with a tenth of their fair share of samples within 3σ"),
     ("quality", "High-quality samples", "VEEGAN: samples within 3σ of a mode (fidelity)"),
@@ -21,7 +23,14 @@ ROWS = (  # (key, label, tooltip)
     ("nll", "NLL (likelihood)", "Negative log-likelihood of held-out data: exact (diffusion, 2-D), a bound, or none"),
     ("speed", "Seconds per sample", "Wall time to draw one sample here (network calls per sample in brackets)"),
     ("params", "Parameters", "All trained weights (those needed to sample in brackets)"),
+    (
+        "time",
+        "Training time to FID ≤ X",
+        "CPU-seconds (1 thread) of the recorded training run until its samples first reached FID ≤ X, X being "
+        "a FID all three reach; read from the FID history the recipes recorded (docs/quality.md)",
+    ),
 )
+TIME_ROW = [key for key, _, _ in ROWS].index("time")
 
 
 def cells(m, images: bool) -> dict[str, str]:
@@ -65,20 +74,34 @@ class MeasuredTable(QTableWidget):
 
     def clear_values(self) -> None:
         for row in range(len(ROWS)):
+            if row == TIME_ROW and self.item(row, 0) is not None:
+                continue  # the training record does not change with a new measurement
             for col in range(len(KINDS)):
                 self.setItem(row, col, QTableWidgetItem("…"))
 
     def show_mode(self, images: bool, eight_gaussians: bool = True) -> None:
         """Hide the rows that do not apply: FID for points; MMD and mode counts for images."""
-        hidden = {"fid"} if not images else {"mmd", "modes", "quality"}
+        hidden = {"fid", "time"} if not images else {"mmd", "modes", "quality"}
         if not images and not eight_gaussians:
             hidden |= {"modes", "quality"}
         for row, (key, _, _) in enumerate(ROWS):
             self.setRowHidden(row, key in hidden)
 
+    def set_time_to_fid(self, threshold: float | None, texts: dict[str, str]) -> None:
+        """The "training time to FID ≤ X" row: its X in the label, one recorded answer per kind."""
+        label = f"Training time to FID ≤ {threshold:g}" if threshold is not None else "Training time to a FID"
+        self.verticalHeaderItem(TIME_ROW).setText(label)
+        for kind, text in texts.items():
+            item = QTableWidgetItem(text)
+            item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
+            item.setToolTip(ROWS[TIME_ROW][2])
+            self.setItem(TIME_ROW, KINDS.index(kind), item)
+
     def set_measurement(self, m, images: bool) -> None:
         col = KINDS.index(m.kind)
         for row, (key, _, tip) in enumerate(ROWS):
+            if key == "time":  # recorded during training, not measured here (set_time_to_fid)
+                continue
             item = QTableWidgetItem(cells(m, images)[key])
             item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
             item.setToolTip(m.nll_note if key == "nll" else tip)
@@ -87,3 +110,17 @@ class MeasuredTable(QTableWidget):
     def text(self, key: str, kind: str) -> str:
         row = [k for k, _, _ in ROWS].index(key)
         return self.item(row, KINDS.index(kind)).text()
+
+
+def summary(measurements: dict) -> str:
+    """One sentence of what a measurement found (the view's message line), a collapse named as such."""
+    parts = []
+    for kind in [k for k in KINDS if k in measurements]:
+        m = measurements[kind]
+        text = f"{TITLES[kind]}: "
+        text += m.modes.describe() if m.modes is not None else f"FID {m.fid:.1f}" if m.fid is not None else ""
+        parts.append(text + f", recall {m.recall:.2f}")
+    gan = measurements.get("gan")
+    if gan is not None and gan.modes is not None and gan.modes.collapsed:
+        parts.append("the GAN has collapsed: it misses modes of the data")
+    return "; ".join(parts) + "."
