@@ -205,6 +205,20 @@ def test_classifier_gradient_arrows_on_the_2d_cloud(qtbot, view):
     assert len(view.components.line_data("gradient")[0]) == 0
 
 
+def test_classifier_guidance_within_an_interval(qtbot, view):
+    _choose_model(view, "toy_eight_gaussians")
+    view.setup.set_mode("classifier")
+    assert view.setup.interval_check.isEnabled()
+    view.setup.steps_spin.setValue(6)
+    view.setup.interval_check.setChecked(True)
+    view.setup.t_lo_spin.setValue(300)
+    view.setup.t_hi_spin.setValue(700)
+    _run(qtbot, view, view.setup.run_button)
+    flags = [(f.guided, 300 <= f.t <= 700) for f in view.frames()]
+    assert all(guided == inside for guided, inside in flags)
+    assert {True, False} <= {guided for guided, _ in flags}
+
+
 @pytest.mark.parametrize("stem", ["fmnist_unet", "toy_eight_gaussians"])
 def test_side_by_side_from_the_same_start(qtbot, view, stem):
     _choose_model(view, stem)

@@ -252,3 +252,28 @@ def test_shipped_fashion_classifier_accuracy_clean_and_noisy():
     assert by_range[(600, 800)] > 0.35
     assert by_range[(950, 1000)] < 0.35  # x_t is nearly pure noise there
     print("noisy classifier accuracy:", accuracy)
+
+
+def test_guidance_interval_guides_only_its_timesteps(oracle):
+    """Inside (t_lo, t_hi) the wrapper is classifier-guided; outside it returns the model's own ε."""
+    schedule, denoiser, classifier = oracle
+    x = torch.randn(8, 2, generator=torch.Generator().manual_seed(1))
+    labels = torch.ones(8, dtype=torch.long)
+    guided = ClassifierGuidance(denoiser, classifier, schedule, 2.0, interval=(300, 600))
+    everywhere = ClassifierGuidance(denoiser, classifier, schedule, 2.0)
+    for t_value in (100, 800):
+        t = torch.full((8,), t_value)
+        torch.testing.assert_close(guided(x, t, class_labels=labels), denoiser(x, t))
+    t = torch.full((8,), 450)
+    torch.testing.assert_close(guided(x, t, class_labels=labels), everywhere(x, t, class_labels=labels))
+    assert (guided(x, t, class_labels=labels) - denoiser(x, t)).abs().max() > 1e-2
+    mixed = torch.tensor([100, 450] * 4)  # one batch, both sides of the interval
+    out = guided(x, mixed, class_labels=labels)
+    torch.testing.assert_close(out[0::2], denoiser(x, mixed)[0::2])
+    torch.testing.assert_close(out[1::2], everywhere(x, mixed, class_labels=labels)[1::2])
+    with pytest.raises(ValueError, match="guidance interval"):
+        ClassifierGuidance(denoiser, classifier, schedule, 2.0, interval=(700, 300))
+    frames = list(trace_classifier_guidance(denoiser, classifier, torch.randn(4, 2), schedule, 10, labels[:4], 2.0,
+                                            interval=(300, 600)))  # fmt: skip
+    assert [f.guided for f in frames] == [300 <= f.t <= 600 for f in frames]
+    assert any(f.guided for f in frames) and not all(f.guided for f in frames)

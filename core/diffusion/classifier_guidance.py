@@ -49,7 +49,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from core.diffusion.guidance import check_guidance_scale
+from core.diffusion.guidance import check_guidance_interval, check_guidance_scale, guidance_active
 from core.diffusion.guided_sampling import MAX_TRACE_STEPS, GuidanceFrame
 from core.diffusion.prediction import clip_x0 as apply_clip
 from core.diffusion.prediction import split_output
@@ -142,9 +142,11 @@ def guided_eps(eps: torch.Tensor, grad: torch.Tensor, t: torch.Tensor, schedule:
     return eps - float(scale) * noise_scale(schedule, t, eps) * grad
 
 
-def guided_where(schedule: NoiseSchedule, t: torch.Tensor) -> torch.Tensor:
-    """(B,) bool: is guidance applied at each timestep? False where σ_t > ``MAX_GUIDED_SIGMA`` (no signal)."""
-    return schedule.sigmas.to(torch.float64)[t.long().cpu()] <= MAX_GUIDED_SIGMA
+def guided_where(schedule: NoiseSchedule, t: torch.Tensor, interval: tuple[int, int] | None = None) -> torch.Tensor:
+    """(B,) bool: is guidance applied at each timestep? False where σ_t > ``MAX_GUIDED_SIGMA`` (no signal)
+    and outside the guidance ``interval`` (t_lo, t_hi) when one is given (Kynkäänniemi et al. 2024)."""
+    t = t.long().cpu()
+    return (schedule.sigmas.to(torch.float64)[t] <= MAX_GUIDED_SIGMA) & guidance_active(t, interval)
 
 
 def shift_output(output: torch.Tensor, delta: torch.Tensor, t: torch.Tensor, schedule: NoiseSchedule, kind: str):
@@ -163,13 +165,24 @@ class ClassifierGuidance(nn.Module):
     """Wrap an unconditional denoiser (or a conditional one used with its null class) so that any sampler
     samples p_t(x) p_φ(c | x_t)^s. ``class_labels`` passed by the sampler are the classifier's classes.
 
-    Raises ValueError in words when the scale is outside [0, 50] or the classifier does not fit
-    (``check_classifier_fits``; the sample shape is checked at the first call).
+    ``interval`` (t_lo, t_hi) guides only those timesteps, as for classifier-free guidance
+    (``core.diffusion.guidance``); None guides wherever x_t holds signal.
+
+    Raises ValueError in words when the scale is outside [0, 50], the interval is not one, or the
+    classifier does not fit (``check_classifier_fits``; the sample shape is checked at the first call).
     """
 
-    def __init__(self, model: nn.Module, classifier: nn.Module, schedule: NoiseSchedule, scale: float):
+    def __init__(
+        self,
+        model: nn.Module,
+        classifier: nn.Module,
+        schedule: NoiseSchedule,
+        scale: float,
+        interval: tuple[int, int] | None = None,
+    ):
         super().__init__()
         self.scale = check_guidance_scale(scale)
+        self.interval = check_guidance_interval(interval, schedule.num_timesteps)
         check_classifier_fits(classifier, sample_shape=getattr(classifier, "input_shape", ()) or (),
                               num_timesteps=schedule.num_timesteps)  # fmt: skip
         self.model = model
@@ -184,7 +197,7 @@ class ClassifierGuidance(nn.Module):
             return output
         t = torch.as_tensor(t, device=x_t.device)
         t = t.expand(x_t.shape[0]) if t.ndim == 0 else t
-        active = guided_where(self.schedule, t).to(x_t.device)
+        active = guided_where(self.schedule, t, self.interval).to(x_t.device)
         if not bool(active.any()):
             return output
         check_classifier_fits(self.classifier, sample_shape=x_t.shape[1:], num_timesteps=self.schedule.num_timesteps,
@@ -214,8 +227,10 @@ def trace_classifier_guidance(
     *,
     clip_x0: str | float | None = None,
     keep: int = 16,
+    interval: tuple[int, int] | None = None,
 ) -> Iterator[GuidanceFrame]:
-    """Classifier-guided deterministic DDIM (η = 0), yielding a ``GuidanceFrame`` per step.
+    """Classifier-guided deterministic DDIM (η = 0), yielding a ``GuidanceFrame`` per step; ``interval``
+    (t_lo, t_hi) guides only those timesteps (elsewhere the step is the unguided model's).
 
     The frame's fields read as in classifier-free guidance with ε_c := ε_u − √(1−ᾱ_t)∇log p_φ(c | x_t)
     (the prediction at s = 1): ``eps_uncond`` = ε(x_t), ``eps_difference`` = −√(1−ᾱ_t)∇log p_φ,
@@ -225,6 +240,7 @@ def trace_classifier_guidance(
     if not 1 <= int(steps) <= MAX_TRACE_STEPS:
         raise ValueError(f"A traced guidance run takes 1 to {MAX_TRACE_STEPS} steps, not {steps}.")
     scale = check_guidance_scale(scale)
+    interval = check_guidance_interval(interval, schedule.num_timesteps)
     labels = torch.as_tensor(class_labels).long().reshape(-1)
     check_classifier_fits(classifier, sample_shape=x_T.shape[1:], num_timesteps=schedule.num_timesteps,
                           class_labels=labels)  # fmt: skip
@@ -234,7 +250,7 @@ def trace_classifier_guidance(
         t_next = ts[i + 1] if i + 1 < n else -1
         t_batch = torch.full((x.shape[0],), t, dtype=torch.long)
         uncond = split_output(model(x, t_batch, class_labels=None), x, t_batch, schedule, model.prediction_type)
-        active = bool(guided_where(schedule, t_batch[:1]))
+        active = bool(guided_where(schedule, t_batch[:1], interval))
         grad = classifier_gradient(classifier, x, t_batch, labels)[0] if active else torch.zeros_like(x)
         a = _alpha_bar(schedule, t)
         eps_c = uncond.pred_eps - math.sqrt(1.0 - a) * grad  # s = 1

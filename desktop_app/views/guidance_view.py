@@ -235,7 +235,7 @@ class GuidanceView(QWidget):
         )
         if form.mode == "classifier":
             make = functools.partial(trace_classifier_guidance, model, self.models.classifier, x_T, schedule, form.steps,
-                                     labels, form.scale, clip_x0=clip, keep=count)  # fmt: skip
+                                     labels, form.scale, clip_x0=clip, keep=count, interval=form.interval)  # fmt: skip
         else:
             make = functools.partial(trace_guidance, model, x_T, schedule, form.steps, labels, form.scale,
                                      interval=form.interval, clip_x0=clip, keep=count)  # fmt: skip

@@ -85,7 +85,9 @@ class GuidanceSetupPanel(QWidget):
         self.scale_spin.setValue(3.0)
         self.scale_spin.setToolTip("w = 0: unconditional, w = 1: conditional, w > 1: pushed further towards c")
         self.interval_check = QCheckBox("only for t in")
-        self.interval_check.setToolTip("Guidance interval (Kynkäänniemi et al. 2024): outside it, w = 1")
+        self.interval_check.setToolTip(
+            "Guidance interval (Kynkäänniemi et al. 2024): guide only these timesteps; outside them w = 1 (classifier-free) or s = 0 (classifier)"
+        )
         self.t_lo_spin, self.t_hi_spin = QSpinBox(), QSpinBox()
         for spin, value in zip((self.t_lo_spin, self.t_hi_spin), DEFAULT_INTERVAL, strict=True):
             spin.setRange(0, 999)
@@ -149,7 +151,6 @@ class GuidanceSetupPanel(QWidget):
             "s = 0: unguided, s = 1: p(x) p(c|x), s > 1: p(c|x) sharpened to the power s" if classifier
             else "w = 0: unconditional, w = 1: conditional, w > 1: pushed further towards c"
         )  # fmt: skip
-        self.interval_check.setEnabled(not classifier)  # the interval belongs to classifier-free guidance here
         self.mode_changed.emit(self.mode())
 
     def set_class_names(self, names: list[str]) -> None:
@@ -171,7 +172,7 @@ class GuidanceSetupPanel(QWidget):
 
     def settings(self) -> GuidanceSettings:
         interval = None
-        if self.interval_check.isChecked() and self.mode() == "cfg":
+        if self.interval_check.isChecked():
             lo, hi = self.t_lo_spin.value(), self.t_hi_spin.value()
             if lo > hi:
                 raise ValueError(f"The guidance interval must start before it ends: t from {lo} to {hi} is empty.")
