@@ -3,6 +3,7 @@
     python benchmarks/bench_compare.py --points          # 2-D: train the three on 8 Gaussians, measure
     python benchmarks/bench_compare.py --images          # the shipped Fashion-MNIST models
     python benchmarks/bench_compare.py --points --images --threads 1
+    python benchmarks/bench_compare.py --time-to-fid     # training time to a FID, from the recorded histories
 
 2-D: the Compare view's recipe (core defaults of each loop, 1,500 steps, batch 256, one thread), plus
 the GAN with R1 and the known-collapsing setting (300 steps of 10 generator updates each), each measured with ``core.evaluation.compare`` on
@@ -112,11 +113,25 @@ def bench_images(n: int, steps: int, likelihood: int, kinds: list[str]) -> None:
         print(row(kind, m, seconds, images=True), f"steps {meta.get('step')}", flush=True)
 
 
+def bench_time_to_fid() -> None:
+    """The recorded FID histories (scripts/train_gan.py, train_vae.py, diffusion_fid_history.py) and the
+    training time each model took to first reach a FID all three reach."""
+    from core.evaluation.fid_history import describe_time_to_fid, shared_threshold, shipped_fid_histories
+
+    histories = shipped_fid_histories()
+    threshold = shared_threshold(histories.values())
+    print(f"Training time to FID ≤ {threshold} (CPU-seconds at 1 thread; FID of 100 samples at each snapshot)")
+    for kind, history in histories.items():
+        points = ", ".join(f"{p.cpu_s:.0f} s: {p.fid:.1f}" for p in history) or "no history recorded"
+        print(f"| {kind:<9} | {describe_time_to_fid(history, threshold)} | {points} |", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--points", action="store_true")
     parser.add_argument("--images", action="store_true")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--time-to-fid", action="store_true", help="only the recorded FID histories (no sampling)")
     parser.add_argument("--n", type=int, default=1000, help="image samples per model")
     parser.add_argument("--steps", type=int, default=50, help="DDIM steps of the diffusion model (images)")
     parser.add_argument("--likelihood", type=int, default=200, help="held-out test images for NLL / bounds")
@@ -124,10 +139,12 @@ def main() -> None:
     parser.add_argument("--kinds", nargs="+", default=["diffusion", "gan", "vae"], help="which shipped models")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    if args.points or not args.images:
+    if args.points or not (args.images or args.time_to_fid):
         bench_points(args.threads, args.runs)
     if args.images:
         bench_images(args.n, args.steps, args.likelihood, args.kinds)
+    if args.images or args.time_to_fid:
+        bench_time_to_fid()
 
 
 if __name__ == "__main__":
