@@ -328,3 +328,28 @@ def test_python_garbage_is_collected_on_the_gui_thread_while_workers_run(qtbot):
     assert stop_thread(thread, worker, 10_000)
     qtbot.waitUntil(gc.isenabled, timeout=5000)  # restored once the last worker thread has finished
     assert sys.getswitchinterval() == switch_interval
+
+
+def test_a_job_started_right_after_the_last_one_is_not_released_by_its_late_signal(qtbot):
+    """A view that waits for its job in a finished-slot and starts the next at once must keep it."""
+    from PySide6.QtCore import QCoreApplication
+
+    from desktop_app.workers import BackgroundJob
+
+    job = BackgroundJob()
+    first = CallWorker(lambda: 1)
+    with qtbot.waitSignal(first.finished, timeout=5000):
+        job.start(first)
+    first_thread = job.thread  # kept alive, so its queued 'finished' is surely delivered late
+    assert job.wait(5000) and not job.running
+    gate = threading.Event()
+    second = CallWorker(gate.wait)
+    job.start(second)
+    second_thread = job.thread  # (held here too, so a wrong release fails this test instead of aborting Qt)
+    try:
+        QCoreApplication.processEvents()  # delivers the first thread's late signal
+        assert job.running and job.worker is second and job.thread is second_thread
+    finally:
+        gate.set()
+        second_thread.wait(5000)
+    assert first_thread.isFinished()

@@ -67,4 +67,11 @@ class BackgroundJob(QObject):
 
     @Slot()
     def _on_thread_finished(self) -> None:
+        # The signal is queued: when a view waited for the thread itself (``wait``) and started the
+        # next job at once, this call belongs to the earlier thread. Releasing then would drop the new,
+        # running QThread ("Destroyed while thread is still running": Qt aborts the app).
+        thread = self.thread
+        if thread is None or self.sender() is not thread:
+            return
+        thread.wait()  # it has emitted finished: its last moments, not a real wait
         self._release()
