@@ -72,7 +72,7 @@ class CompareView(QWidget):
         self._call = BackgroundJob(self)
         self._call.finished.connect(self._on_call_finished)
         self._call_kind = None
-        self._reference_shown = False
+        self._reference_shown = self._closing = False
         self.measure_sizes = {"points": (MEASURE_POINTS, 500), "images": (MEASURE_IMAGES, 50)}  # (samples, likelihood)
         self._run_dir = Path(tempfile.mkdtemp(prefix="diffusion_lab_compare_"))  # the runs' final checkpoints
         self.runs = RunLedger()  # which runs trained here are saved, and their final checkpoints
@@ -127,6 +127,7 @@ class CompareView(QWidget):
         """Called when the window closes: offer to save unsaved runs (Cancel keeps the window), then stop and wait."""
         if not self.settle_unsaved("closing"):
             return False
+        self._closing = True  # events still queued from the stopped runs change nothing now
         for job in self._jobs.values():
             job.stop()
         self._call.stop()
@@ -255,6 +256,8 @@ class CompareView(QWidget):
         return True
 
     def _on_events(self, kind: str, events: list) -> None:
+        if self._closing:
+            return
         column = self.columns[kind]
         steps = [e for e in events if isinstance(e, StepEvent)]
         column.curves.append(steps)
