@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QMessageBox  # noqa: E402
 from desktop_app.main_window import MainWindow  # noqa: E402
 
 VIEWS = ["Forward process", "Schedules", "Train", "Generate", "Guidance", "Edit", "Fast sampling", "Score & likelihood",
-         "Sampler race", "Latent diffusion", "Compare models"]  # fmt: skip
+         "Sampler race", "Latent diffusion", "Compare models", "Stable Diffusion"]  # fmt: skip
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ VIEW_SPECS = (
     ("Sampler race", "desktop_app.views.race_view", "RaceView"),
     ("Latent diffusion", "desktop_app.views.latent_view", "LatentView"),
     ("Compare models", "desktop_app.views.compare_view", "CompareView"),
+    ("Stable Diffusion", "desktop_app.views.stable_diffusion_view", "StableDiffusionView"),
 )
 VIEW_ICONS = (
     QStyle.StandardPixmap.SP_MediaSeekForward,
@@ -36,6 +37,7 @@ VIEW_ICONS = (
     QStyle.StandardPixmap.SP_MediaSeekBackward,
     QStyle.StandardPixmap.SP_DriveFDIcon,
     QStyle.StandardPixmap.SP_FileDialogListView,
+    QStyle.StandardPixmap.SP_DirOpenIcon,
 )
 # What the background thread imports before the views are built: everything heavy they need.
 HEAVY_MODULES = (

@@ -1,0 +1,1 @@
+"""Panels and workers of the Stable Diffusion view (a diffusers pipeline loaded from a local folder)."""
