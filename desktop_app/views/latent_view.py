@@ -10,6 +10,8 @@
 - **Train live**: the project's training loop on the shipped shapes autoencoder's latents
   (``core.training.latent.train_latent``) in the Train view's ``TrainingWorker``; the loss curve and
   decoded previews update as it learns, and the finished model joins the Sample tab's list.
+- **Text to image**: a caption typed in the model's words, guided DDIM on latents with every step's
+  x̂₀ and per-word cross-attention maps recorded and scrubbed (``views/latent/text_panel``).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from core.training.latent import train_latent
 from desktop_app.views.latent.autoencoder_panel import AutoencoderPanel
 from desktop_app.views.latent.files import latent_dir, latent_model_files
 from desktop_app.views.latent.sample_panel import SAMPLES, LatentSamplePanel
+from desktop_app.views.latent.text_panel import TextToImagePanel
 from desktop_app.views.latent.train_panel import LatentTrainPanel
 from desktop_app.widgets.timeline_scrubber import TimelineScrubber
 from desktop_app.workers import BackgroundJob, EventStreamWorker, default_worker_threads
@@ -80,6 +83,7 @@ class LatentView(QWidget):
         self.autoencoder = AutoencoderPanel()
         self.sampling = LatentSamplePanel()
         self.training = LatentTrainPanel()
+        self.text = TextToImagePanel()
         self.scrubber = TimelineScrubber()
         self.scrubber.setReversed(False)
         self.scrubber.setLabelFunction(self._step_label)
@@ -101,6 +105,8 @@ class LatentView(QWidget):
         self.tabs.setTabToolTip(1, "DDIM on 8×8×4 latents, each step decoded to pixels")
         self.tabs.addTab(self.training, "Train live")
         self.tabs.setTabToolTip(2, "Train a U-Net on the shapes' latents with the project's training loop")
+        self.tabs.addTab(self.text, "Text to image")
+        self.tabs.setTabToolTip(3, "Type a caption, generate, and see which words each region attends to")
         self.status_label = QLabel("Press Sample to run DDIM in latent space.")
         self.status_label.setWordWrap(True)
         self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -110,6 +116,8 @@ class LatentView(QWidget):
         layout.addWidget(self.status_label)
 
         self.autoencoder.status_changed.connect(self.status_changed)
+        self.text.status_changed.connect(self.status_changed)
+        self.tabs.currentChanged.connect(self._on_tab_changed)
         self.sampling.model_chosen.connect(self._on_model_chosen)
         self.sampling.run_requested.connect(self._on_run)
         self.sampling.cancel_requested.connect(self.cancel)
@@ -121,6 +129,11 @@ class LatentView(QWidget):
             self.status_label.setText(
                 "No latent model is shipped in resources/models/latent (scripts/train_latent.py)."
             )
+
+    @Slot(int)
+    def _on_tab_changed(self, _index: int) -> None:
+        # The Text to image tab says everything under its own prompt; the label below is the sampler's.
+        self.status_label.setVisible(self.tabs.currentWidget() is not self.text)
 
     # --- model ----------------------------------------------------------------------------------
 
@@ -305,4 +318,5 @@ class LatentView(QWidget):
             self._trainer.discard()
         self._train_job.stop()
         self._job.stop()
+        self.text.shutdown()
         return True

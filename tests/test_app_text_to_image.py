@@ -1,0 +1,118 @@
+"""The Latent diffusion view's Text to image tab with a tiny random model: prompts, a run, the scrubber, attention."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PySide6.QtCore import QSettings, Qt
+
+from core.diffusion.text_to_image import TextToImageStep
+from core.io.text_to_image_file import make_tiny_text_to_image
+from desktop_app.views import latent_view
+from desktop_app.views.latent import files, text_panel
+from desktop_app.views.latent.attention_panel import DARKEST, attention_overlay
+
+
+@pytest.fixture(scope="module")
+def text_folder(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("text")
+    make_tiny_text_to_image(folder)
+    return folder
+
+
+@pytest.fixture
+def tab(qtbot, text_folder, monkeypatch, tmp_path):
+    for module in (files, latent_view, text_panel):
+        monkeypatch.setattr(module, "latent_dir", lambda: text_folder)
+    view = latent_view.LatentView(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(view)
+    view.resize(1000, 700)
+    view.show()
+    assert not view.status_label.isHidden()
+    view.tabs.setCurrentWidget(view.text)
+    assert view.status_label.isHidden()  # the sampler's message belongs to the other tab
+    yield view.text
+    view.shutdown()
+
+
+def test_unknown_words_and_an_empty_prompt_are_explained_and_nothing_runs(tab, qtbot):
+    assert tab.model is not None and tab.model_combo.currentText() == "tiny_text_unet"
+    assert "circle" in tab.prompt_edit.toolTip() and "magenta" in tab.prompt_edit.toolTip()  # the vocabulary
+    assert "The words the model knows" in tab.prompt_label.text()
+    qtbot.keyClicks(tab.prompt_edit, "a red dragon")
+    assert "does not know the word 'dragon'" in tab.prompt_label.text() and "triangle" in tab.prompt_label.text()
+    qtbot.mouseClick(tab.run_button, Qt.MouseButton.LeftButton)
+    assert not tab.is_running()
+    tab.prompt_edit.setText("  ")
+    assert not tab.run() and not tab.is_running()
+    assert "The prompt is empty" in tab.prompt_label.text()
+    tab.prompt_edit.setText("a red circle")
+    assert tab.prompt_label.text() == "The model reads 4 tokens: <start> · a · red · circle"
+
+
+def test_generate_records_every_step_and_the_attention_per_word(tab, qtbot):
+    qtbot.keyClicks(tab.prompt_edit, "a small blue square at the top left")
+    tab.steps_spin.setValue(3)
+    tab.images_spin.setValue(2)
+    tab.seed_spin.setValue(4)
+    tab.scale_spin.setValue(2.5)
+    with qtbot.waitSignal(tab.run_finished, timeout=60_000):
+        qtbot.mouseClick(tab.run_button, Qt.MouseButton.LeftButton)
+    steps = tab.steps()
+    assert [s.index for s in steps] == [0, 1, 2] and tab.samples.shape == (2, 3, 32, 32)
+    tokens = ["<start>", "a", "small", "blue", "square", "at", "the", "top", "left"]
+    assert tab.tokens == tokens
+    shown = [p for p in tab.attention.token_panels if not p.isHidden()]
+    assert [p.title() for p in shown] == tokens
+
+    # The same prompt, scale and seed through core gives the same steps (an independent run).
+    expected = [
+        e
+        for e in tab.model.trace(["a small blue square at the top left"] * 2, 3, 2.5, 4)
+        if isinstance(e, TextToImageStep)
+    ]
+    torch.testing.assert_close(steps[1].decoded_x0, expected[1].decoded_x0)
+    torch.testing.assert_close(steps[1].attention, expected[1].attention)
+
+    # Scrub to the first step and choose the second image: its per-word pictures follow.
+    tab.scrubber.setValue(0)
+    tab.image_spin.setValue(2)
+    decoded = np.clip(steps[0].decoded_x0.numpy(), -1, 1)
+    np.testing.assert_allclose(tab.images_panel._batch, decoded)
+    maps = steps[0].attention[1].numpy()
+    peak = float(maps[: len(tokens)].max())
+    np.testing.assert_allclose(shown[3]._batch[0], attention_overlay(decoded[1], maps[3], peak), atol=1e-6)
+    shares = [float(p._caption.text().rstrip(" %")) for p in shown]
+    assert abs(sum(shares) - 100) <= len(tokens)  # every position's attention sums to 1 over the words
+    assert "image 2, t = " in tab.attention.heading.text() and "1 / 3" in tab.scrubber.labelText()
+
+
+def test_cancel_keeps_the_steps_so_far(tab, qtbot):
+    tab.prompt_edit.setText("a green cross")
+    tab.steps_spin.setValue(1000)
+    with qtbot.waitSignal(tab.run_finished, timeout=60_000):
+        assert tab.run()
+        qtbot.waitUntil(lambda: len(tab.steps()) >= 1, timeout=30_000)
+        qtbot.mouseClick(tab.cancel_button, Qt.MouseButton.LeftButton)
+    assert 1 <= len(tab.steps()) < 1000 and tab.samples is None
+    assert "Cancelled after" in tab.prompt_label.text() and tab.run_button.isEnabled()
+
+
+def test_the_overlay_lights_the_attended_region():
+    image = np.zeros((3, 32, 32), dtype=np.float32)  # mid grey
+    attention = np.zeros((8, 8), dtype=np.float32)
+    attention[:4, :4] = 0.5  # the top-left quarter
+    picture = attention_overlay(image, attention, peak=0.5)
+    assert picture.shape == (3, 32, 32)
+    np.testing.assert_allclose(picture[:, :16, :16], 0.0)  # full brightness: the pixel itself
+    np.testing.assert_allclose(picture[:, 16:, :], DARKEST - 1.0)  # no attention: darkened
+
+
+def test_without_a_text_model_the_tab_says_where_it_would_be(qtbot, tmp_path, monkeypatch):
+    for module in (files, latent_view, text_panel):
+        monkeypatch.setattr(module, "latent_dir", lambda: tmp_path)
+    panel = text_panel.TextToImagePanel()
+    qtbot.addWidget(panel)
+    assert "No text-to-image model" in panel.prompt_label.text() and not panel.run_button.isEnabled()
+    assert not panel.run()
