@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +22,7 @@ from core.diffusion.latent import sample_latent  # noqa: E402
 from core.models import stable_diffusion as sd  # noqa: E402
 from desktop_app.views import stable_diffusion_view  # noqa: E402
 from desktop_app.views.stable_diffusion import generation, loading  # noqa: E402
+from desktop_app.workers import start_worker, stop_thread  # noqa: E402
 
 
 @pytest.fixture
@@ -144,3 +146,21 @@ def test_the_view_imports_no_diffusers_until_a_folder_is_loaded():
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[1], check=True, timeout=120)
+
+
+def test_the_gpu_half_precision_path_gives_the_float32_images(qtbot, tiny_folder):  # noqa: F811
+    """On a GPU the pipeline loads in float16 and the sampler's arithmetic stays float32 (run here on the CPU)."""
+    full = loading.load_folder(tiny_folder, "cpu")
+    half = dataclasses.replace(
+        full, pipeline=sd.load_sd_pipeline(tiny_folder, dtype=torch.float16), dtype=torch.float16
+    )
+    request = generation.GenerationRequest("a cat", "a dog", 3.0, 3, 7, "dpmpp_2m", 16, 1)
+    images = []
+    for loaded in (full, half):
+        worker = generation.GenerationWorker(loaded, request)
+        with qtbot.waitSignal(worker.result, timeout=60_000) as blocker:
+            thread = start_worker(worker)
+        assert stop_thread(thread, worker, 10_000)
+        images.append(blocker.args[0].images)
+    assert images[1].dtype == np.float32
+    np.testing.assert_allclose(images[1], images[0], atol=2e-2)
