@@ -70,7 +70,7 @@ def test_load_generate_and_scrub_every_step(view, qtbot, tiny_folder, settings, 
     assert [f.index for f in frames] == [0, 1, 2] and view.progress.value() == 3
     assert frames[0].z_t.shape == (2, 4, 8, 8) and frames[0].decoded_x0.shape == (2, 3, 16, 16)
     assert view.result is not None and view.result.images.shape == (2, 3, 16, 16)
-    assert "Recorded 3 steps" in view.status_label.text()
+    assert "Recorded 3 of 3 steps" in view.status_label.text()
 
     # An independent run of core's sampler with the same prompt, scale and seed gives the same steps.
     pipeline = view.pipeline
@@ -100,11 +100,15 @@ def test_load_generate_and_scrub_every_step(view, qtbot, tiny_folder, settings, 
     # The decoded z_T is noise; the final x̂₀ preview is the decoded result.
     np.testing.assert_allclose(frames[-1].decoded_x0, view.result.images, atol=2e-3)
 
-    # The negative prompt replaces the empty prompt as "unconditional", so it changes the image.
+    # The negative prompt replaces the empty prompt as "unconditional", so it changes the image;
+    # recording every 2nd step keeps steps 1 and 3 (the last is always kept).
     qtbot.keyClicks(form.negative_edit, "a dog")
+    form.every_spin.setValue(2)
     with qtbot.waitSignal(view.run_finished, timeout=60_000):
         qtbot.mouseClick(form.generate_button, Qt.MouseButton.LeftButton)
     assert not np.allclose(view.result.images, images.numpy(), atol=1e-4)
+    assert [f.index for f in view.frames()] == [0, 2] and view.progress.value() == 3
+    assert "3 / 3" in view.scrubber.labelText() and "Recorded 2 of 3 steps" in view.status_label.text()
 
 
 def test_a_malformed_folder_and_a_missing_extra_are_explained(view, qtbot, tiny_folder, tmp_path, monkeypatch):  # noqa: F811

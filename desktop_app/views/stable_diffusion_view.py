@@ -184,7 +184,7 @@ class StableDiffusionView(QWidget):
     def _on_frames(self, frames: list) -> None:
         self._frames.extend(frames)
         if self._frames:
-            self.progress.setValue(len(self._frames))
+            self.progress.setValue(self._frames[-1].index + 1)
             self.scrubber.setRange(0, len(self._frames) - 1)
             self.scrubber.setValue(len(self._frames) - 1)
             self._on_scrub(self.scrubber.value())
@@ -203,7 +203,7 @@ class StableDiffusionView(QWidget):
         if not 0 <= index < len(self._frames):
             return "step – / t = –"
         frame = self._frames[index]
-        return f"step {index + 1} / {frame.num_steps}, t = {frame.t}"
+        return f"step {frame.index + 1} / {frame.num_steps}, t = {frame.t}"
 
     @Slot()
     def cancel(self) -> None:
@@ -215,7 +215,8 @@ class StableDiffusionView(QWidget):
 
     @Slot()
     def _on_cancelled(self) -> None:
-        self._say(f"Cancelled after {len(self._frames)} steps. The steps recorded so far can be scrubbed.")
+        done = self._frames[-1].index + 1 if self._frames else 0
+        self._say(f"Cancelled after step {done}. The steps recorded so far can be scrubbed.")
 
     @Slot()
     def _on_finished(self) -> None:
@@ -224,7 +225,7 @@ class StableDiffusionView(QWidget):
         self.scrubber.setLabelFunction(self._step_label)
         if self.result is not None:
             self._say(
-                f"Recorded {len(self._frames)} steps in {self.result.seconds:.1f} s: scrub back to watch the "
+                f"Recorded {len(self._frames)} of {self._frames[-1].num_steps} steps in {self.result.seconds:.1f} s: scrub back to watch the "
                 "decoded latent lose its noise while the x̂₀ preview settles on the picture."
             )
         self.run_finished.emit()

@@ -91,6 +91,13 @@ class StableDiffusionForm(QWidget):
         self.images_spin = QSpinBox()
         self.images_spin.setRange(1, MAX_IMAGES)
         self.images_spin.setToolTip("How many images to sample at once (one batch, consecutive noise from the seed)")
+        self.every_spin = QSpinBox()
+        self.every_spin.setRange(1, 100)
+        self.every_spin.setPrefix("every ")
+        self.every_spin.setToolTip(
+            "Record every n-th step (and the last) for the timeline. Each recorded step is decoded twice by the "
+            "autoencoder, which on a CPU can take longer than the U-Net step itself."
+        )
         self.generate_button = QPushButton("Generate")
         self.generate_button.setToolTip("Sample with these settings, recording every step for the timeline")
         self.cancel_button = QPushButton("Cancel")
@@ -106,7 +113,8 @@ class StableDiffusionForm(QWidget):
         settings_row = FlowRow()
         for widget in (QLabel("CFG scale"), self.scale_spin, QLabel("Steps"), self.steps_spin, QLabel("Seed"),
                        self.seed_spin, QLabel("Sampler"), self.sampler_combo, QLabel("Size"), self.size_spin,
-                       QLabel("Images"), self.images_spin, self.generate_button, self.cancel_button):  # fmt: skip
+                       QLabel("Images"), self.images_spin, QLabel("Record"), self.every_spin, self.generate_button,
+                       self.cancel_button):  # fmt: skip
             settings_row.addWidget(widget)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -152,6 +160,7 @@ class StableDiffusionForm(QWidget):
             sampler=str(self.sampler_combo.currentData()),
             size=self.size_spin.value(),
             images=self.images_spin.value(),
+            decode_every=self.every_spin.value(),
         )
 
     def set_loaded(self, loaded: bool) -> None:
@@ -167,6 +176,6 @@ class StableDiffusionForm(QWidget):
         """While generating: only Cancel works (the folder and the settings are locked)."""
         for widget in (self.choose_button, self.folder_edit, self.load_button, self.generate_button,
                        self.prompt_edit, self.negative_edit, self.scale_spin, self.steps_spin, self.seed_spin,
-                       self.sampler_combo, self.size_spin, self.images_spin):  # fmt: skip
+                       self.sampler_combo, self.size_spin, self.images_spin, self.every_spin):  # fmt: skip
             widget.setEnabled(not busy)
         self.cancel_button.setEnabled(busy)

@@ -46,6 +46,7 @@ class GenerationRequest:
     sampler: str
     size: int  # pixels, square
     images: int = 1
+    decode_every: int = 1  # record (and decode) every n-th step and the last: decoding is costly on a CPU
 
 
 @dataclass
@@ -160,6 +161,7 @@ class GenerationWorker(Worker):
                 cond={"class_labels": labels},
                 generator=generator,
                 on_step=self._on_step,
+                decode_every=request.decode_every,
             )
             self._flush()
             self.result.emit(SDResult(images.float().cpu().numpy(), time.perf_counter() - start))
