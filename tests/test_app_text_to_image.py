@@ -30,6 +30,7 @@ def tab(qtbot, text_folder, monkeypatch, tmp_path):
     view.resize(1000, 700)
     view.show()
     assert not view.status_label.isHidden()
+    assert view.text.model is None  # read only when the tab is opened
     view.tabs.setCurrentWidget(view.text)
     assert view.status_label.isHidden()  # the sampler's message belongs to the other tab
     yield view.text

@@ -159,7 +159,10 @@ class TextToImagePanel(QWidget):
         self.cancel_button.clicked.connect(self.cancel)
         self.scrubber.valueChanged.connect(self._on_scrub)
         self.image_spin.valueChanged.connect(self._on_image_chosen)
+        self.model_combo.blockSignals(True)  # the model is read when the tab is first shown (showEvent)
         self.model_combo.addItems([path.stem for path in self._paths])
+        self.model_combo.blockSignals(False)
+        self._shown = False
         if not self._paths:
             self.run_button.setEnabled(False)
             self.prompt_label.setText(
@@ -167,6 +170,12 @@ class TextToImagePanel(QWidget):
             )
 
     # --- model and prompt -----------------------------------------------------------------------
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)
+        if not self._shown:  # read the model only when someone opens the tab: the app starts faster
+            self._shown = True
+            self._on_model_chosen(self.model_combo.currentIndex())
 
     @Slot(int)
     def _on_model_chosen(self, index: int) -> None:
