@@ -54,6 +54,9 @@ def test_load_generate_and_scrub_every_step(view, qtbot, tiny_folder, settings, 
         qtbot.mouseClick(view.form.choose_button, Qt.MouseButton.LeftButton)
     assert blocker.args == [True]
     assert settings.value(stable_diffusion_view.FOLDER_KEY) == str(tiny_folder)
+    again = stable_diffusion_view.StableDiffusionView(settings)  # the next session offers the same folder
+    qtbot.addWidget(again)
+    assert again.form.folder_edit.text() == str(tiny_folder)
     assert "tiny-sd" in view.status_label.text() and "DDIMScheduler" in view.status_label.text()
     assert view.form.sampler_combo.currentData() == "ddim"  # the pipeline's own scheduler's counterpart
     assert view.form.size_spin.value() == 16  # sample_size 8 × the autoencoder's factor 2
@@ -114,6 +117,7 @@ def test_load_generate_and_scrub_every_step(view, qtbot, tiny_folder, settings, 
 def test_a_malformed_folder_and_a_missing_extra_are_explained(view, qtbot, tiny_folder, tmp_path, monkeypatch):  # noqa: F811
     assert not _load(view, qtbot, tmp_path)
     assert "no model_index.json" in view.status_label.text()
+    assert view._settings.value(stable_diffusion_view.FOLDER_KEY) is None  # only a folder that loaded is remembered
     assert not view.form.generate_button.isEnabled()
     broken = tmp_path / "broken"
     broken.mkdir()

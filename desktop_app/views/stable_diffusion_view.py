@@ -117,7 +117,6 @@ class StableDiffusionView(QWidget):
             return
         folder = Path(folder)
         self.form.folder_edit.setText(str(folder))
-        self._settings.setValue(FOLDER_KEY, str(folder))
         self.pipeline = None
         self.form.set_loading(True)
         worker = CallWorker(functools.partial(load_folder, folder))
@@ -130,6 +129,7 @@ class StableDiffusionView(QWidget):
     @Slot(object)
     def _on_loaded(self, pipeline: LoadedPipeline) -> None:
         self.pipeline = pipeline
+        self._settings.setValue(FOLDER_KEY, str(pipeline.folder))  # offered again next time
         self.form.set_pipeline(pipeline.image_size, pipeline.size_step, pipeline.default_sampler)
         self._say(f"{pipeline.describe()} Type a prompt and press Generate.")
 
