@@ -194,6 +194,10 @@ def train(args) -> None:
                   f"class accuracy {scores['class_accuracy']:.3f}")  # fmt: skip
 
 
+def evaluation_file(work: Path, samples: int, seed: int) -> Path:
+    return work / (f"evaluation_{samples}.json" if seed == 0 else f"evaluation_{samples}_seed{seed}.json")
+
+
 def evaluate(args) -> None:
     """FID and class accuracy, same sample count and seed for every row, with the real-vs-real floor.
 
@@ -202,7 +206,7 @@ def evaluate(args) -> None:
     """
     torch.set_num_threads(args.threads)
     work = Path(args.work)
-    out = work / f"evaluation_{args.samples}.json"
+    out = evaluation_file(work, args.samples, args.eval_seed)
     cache = {}
     if out.is_file():
         saved = json.loads(out.read_text())
@@ -246,7 +250,7 @@ def ship(args) -> None:
         raise SystemExit(f"{source} does not exist; run `train` first.")
     student = load_denoiser(source)
     metadata = dict(student.metadata)
-    table = Path(args.work) / f"evaluation_{args.samples}.json"
+    table = evaluation_file(Path(args.work), args.samples, args.eval_seed)
     if table.is_file():
         saved = json.loads(table.read_text())
         wanted = {"real vs real (floor)", "teacher DDIM-50", f"teacher DDIM-{args.steps}"}
@@ -257,7 +261,7 @@ def ship(args) -> None:
     else:
         print(f"warning: {table} is missing; the shipped file carries no measured FID")
     target = resource_path("models", SHIPPED.format(n=args.steps))
-    save_checkpoint(target, student.model, schedule=student.schedule, metadata=metadata)
+    save_half(target, student.model, student.schedule, metadata)  # its weights are float16 already: no change
     target.chmod(0o644)
     print(f"{target} ({target.stat().st_size / 1e6:.2f} MB)")
 

