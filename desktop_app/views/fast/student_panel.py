@@ -64,6 +64,7 @@ class StudentPanel(QWidget):
         self.sample_button.clicked.connect(self._on_sample)
         self.status = QLabel()
         self.status.setWordWrap(True)
+        self.status.setToolTip("What the tab is doing, or what went wrong")
         self.measured = QLabel()
         self.measured.setWordWrap(True)
         self.measured.setToolTip("Numbers from docs/quality.md, stored in the student's file when it was shipped")
