@@ -11,7 +11,7 @@ from core.diffusion.text_to_image import TextToImageStep
 from core.io.text_to_image_file import make_tiny_text_to_image
 from desktop_app.views import latent_view
 from desktop_app.views.latent import files, text_panel
-from desktop_app.views.latent.attention_panel import DARKEST, attention_overlay
+from desktop_app.views.latent.attention_panel import HEAT_RGB, IMAGE_WEIGHT, attention_overlay
 
 
 @pytest.fixture(scope="module")
@@ -100,14 +100,18 @@ def test_cancel_keeps_the_steps_so_far(tab, qtbot):
     assert "Cancelled after" in tab.prompt_label.text() and tab.run_button.isEnabled()
 
 
-def test_the_overlay_lights_the_attended_region():
-    image = np.zeros((3, 32, 32), dtype=np.float32)  # mid grey
+def test_the_overlay_heats_the_attended_region():
+    image = np.full((3, 32, 32), -1.0, dtype=np.float32)  # black, like the shapes' background
+    image[0] = 1.0  # pure red
     attention = np.zeros((8, 8), dtype=np.float32)
     attention[:4, :4] = 0.5  # the top-left quarter
     picture = attention_overlay(image, attention, peak=0.5)
     assert picture.shape == (3, 32, 32)
-    np.testing.assert_allclose(picture[:, :16, :16], 0.0)  # full brightness: the pixel itself
-    np.testing.assert_allclose(picture[:, 16:, :], DARKEST - 1.0)  # no attention: darkened
+    # Unattended: the red image dimmed to IMAGE_WEIGHT; attended: plus the full yellow heat.
+    dimmed = 2 * IMAGE_WEIGHT * np.array([1, 0, 0]) - 1
+    np.testing.assert_allclose(picture[:, 16:, :], np.broadcast_to(dimmed[:, None, None], (3, 16, 32)), atol=1e-6)
+    heat = 2 * (IMAGE_WEIGHT * np.array([1, 0, 0]) + (1 - IMAGE_WEIGHT) * HEAT_RGB) - 1
+    np.testing.assert_allclose(picture[:, :16, :16], np.broadcast_to(heat[:, None, None], (3, 16, 16)), atol=1e-6)
 
 
 def test_without_a_text_model_the_tab_says_where_it_would_be(qtbot, tmp_path, monkeypatch):

@@ -3,8 +3,8 @@
 The text U-Net's cross-attention gives, at every latent position, a distribution over the prompt's
 tokens (``TextToImageStep.attention``: (B, L, 8, 8), summing to 1 over the tokens). This panel
 shows, for the chosen image, one small picture per token of its prompt (``<start>`` first, as the
-model reads it): the image's x̂₀ preview lit where that token gets the attention and darkened where
-it does not, with the token's share of the whole image in its caption. The panels are created once
+model reads it): the image's x̂₀ preview, dimmed, under a yellow heat where that token gets the
+attention, with the token's share of the whole image in its caption. The panels are created once
 for the longest prompt the model reads and only their pictures change while the scrubber moves.
 """
 
@@ -15,21 +15,22 @@ from PySide6.QtWidgets import QGridLayout, QLabel, QVBoxLayout, QWidget
 
 from desktop_app.widgets.image_panel import ImagePanel
 
-DARKEST = 0.15  # brightness where a token gets no attention (so the picture stays recognisable)
+IMAGE_WEIGHT = 0.45  # how much of the image shows under the heat (enough to see the shape)
+HEAT_RGB = np.array([1.0, 0.8, 0.1], dtype=np.float32)  # yellow: visible on the dark background and on colours
 COLUMNS = 6
 
 
 def attention_overlay(image: np.ndarray, attention: np.ndarray, peak: float) -> np.ndarray:
-    """(3, H, W) in [−1, 1] lit by an (h, w) attention map (nearest-upsampled): DARKEST … 1 × the pixel.
-
-    ``peak`` is the weight shown at full brightness (the largest over all tokens at this step), so
-    the pictures of one step compare with each other.
+    """(3, H, W) in [−1, 1]: the image dimmed to IMAGE_WEIGHT, plus yellow heat where ``attention`` (h, w),
+    nearest-upsampled, is large. ``peak`` is the weight shown at full heat (the largest over all tokens at
+    this step), so the pictures of one step compare with each other.
     """
     _, height, width = image.shape
     h, w = attention.shape
     weight = np.repeat(np.repeat(attention, height // h, axis=0), width // w, axis=1) / max(peak, 1e-8)
-    brightness = DARKEST + (1.0 - DARKEST) * np.clip(weight, 0.0, 1.0)
-    return ((np.clip(image, -1, 1) + 1.0) * brightness[None] - 1.0).astype(np.float32)
+    heat = np.clip(weight, 0.0, 1.0)[None] * HEAT_RGB[:, None, None]
+    pixels = IMAGE_WEIGHT * (np.clip(image, -1, 1) + 1.0) / 2.0 + (1.0 - IMAGE_WEIGHT) * heat
+    return (2.0 * np.clip(pixels, 0.0, 1.0) - 1.0).astype(np.float32)
 
 
 class TokenAttentionPanel(QWidget):
@@ -37,7 +38,7 @@ class TokenAttentionPanel(QWidget):
 
     def __init__(self, max_tokens: int = 12, parent: QWidget | None = None):
         super().__init__(parent)
-        self.heading = QLabel("Attention per word: bright where the word is looked at")
+        self.heading = QLabel("Attention per word: yellow where the word is looked at")
         self.heading.setWordWrap(True)
         self.token_panels: list[ImagePanel] = []
         grid = QGridLayout()
@@ -77,6 +78,6 @@ class TokenAttentionPanel(QWidget):
             panel.set_batch(attention_overlay(image, token_map, peak)[None])
             panel.set_caption(f"{100.0 * float(token_map.mean()):.0f} %")
         self.heading.setText(
-            f"Attention per word{label}: bright where the image looks at the word; the % is the word's share "
+            f"Attention per word{label}: yellow where the image looks at the word; the % is the word's share "
             "of all the attention."
         )
