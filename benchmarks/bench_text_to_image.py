@@ -11,6 +11,9 @@ Three lines, each the best of ``--rounds`` runs (a busy shared machine slows sin
 - ``trace, every 5th step decoded``: the same with ``decode_every=5``.
 
 Reference (issue 13): 16 images at 50 DDIM steps in ≤ 10 s on 2 cores.
+
+``--accuracy N`` instead measures whether samples match their prompts (docs/quality.md): N images for each
+of the 30 prompts "a {colour} {shape}", judged by the shipped shape/colour classifier, at each ``--scales``.
 """
 
 from __future__ import annotations
@@ -25,7 +28,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.evaluation.prompt_accuracy import evaluation_prompts  # noqa: E402
+from core.evaluation.prompt_accuracy import evaluation_prompts, prompt_accuracy  # noqa: E402
+from core.io.attribute_classifier_file import load_attribute_classifier  # noqa: E402
 from core.io.text_to_image_file import load_text_to_image  # noqa: E402
 from core.runtime import resource_path  # noqa: E402
 
@@ -49,9 +53,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--steps", type=int, default=50)
     parser.add_argument("--scale", type=float, default=3.0)
+    parser.add_argument("--accuracy", type=int, default=0, help="images per prompt for the accuracy measurement")
+    parser.add_argument("--scales", type=float, nargs="+", default=[1.0, 3.0, 5.0])
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     model = load_text_to_image(args.model)
+    if args.accuracy:
+        measure_accuracy(model, args)
+        return
     prompts = evaluation_prompts()[:16]
     model.generate(prompts[:2], steps=2)  # warm-up
 
@@ -73,6 +82,27 @@ def main(argv: list[str] | None = None) -> None:
         seconds = best_of(args.rounds, run)
         verdict = "meets" if seconds <= TARGET_S else "misses"
         print(f"  {name:<44s} {seconds:6.2f} s   (target ≤ {TARGET_S:g} s: {verdict})")
+
+
+def measure_accuracy(model, args) -> None:
+    judge, info = load_attribute_classifier(args.model.parent / "shapes_attribute_classifier.safetensors")
+    print(
+        f"judge: shape {info['test_shape_accuracy']:.3f} / colour {info['test_color_accuracy']:.3f} on real shapes, "
+        f"{info['reconstructed_shape_accuracy']:.3f} / {info['reconstructed_color_accuracy']:.3f} on reconstructions"
+    )
+    print(
+        f"model: step {model.metadata.get('step')}, {model.metadata.get('cpu_time_s')} CPU-s; {args.steps} DDIM steps"
+    )
+    for scale in args.scales:
+        start = time.perf_counter()
+        r = prompt_accuracy(
+            model, None, judge, samples_per_prompt=args.accuracy, steps=args.steps, guidance_scale=scale
+        )
+        print(
+            f"  guidance {scale:g}: shape {r.shape_accuracy:.3f} (chance {r.chance_shape:.3f}), colour "
+            f"{r.color_accuracy:.3f} (chance {r.chance_color:.3f}), {r.num_shape_images} images, "
+            f"{time.perf_counter() - start:.0f} s"
+        )
 
 
 if __name__ == "__main__":
