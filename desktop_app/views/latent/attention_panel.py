@@ -17,7 +17,7 @@ from desktop_app.widgets.image_panel import ImagePanel
 
 IMAGE_WEIGHT = 0.45  # how much of the image shows under the heat (enough to see the shape)
 HEAT_RGB = np.array([1.0, 0.8, 0.1], dtype=np.float32)  # yellow: visible on the dark background and on colours
-COLUMNS = 6
+COLUMNS = 4  # up to 12 tokens in 3 rows: larger pictures than 6 a row in the same room
 
 
 def attention_overlay(image: np.ndarray, attention: np.ndarray, peak: float) -> np.ndarray:
@@ -46,7 +46,8 @@ class TokenAttentionPanel(QWidget):
         grid.setSpacing(4)
         for i in range(max_tokens):
             panel = ImagePanel("", "")
-            panel.setMinimumSize(64, 80)
+            panel.canvas.setMinimumSize(48, 48)  # (the canvas's own 120 px minimum would crop 4 in a row)
+            panel.setMinimumSize(56, 80)
             panel.setVisible(False)
             self.token_panels.append(panel)
             grid.addWidget(panel, i // COLUMNS, i % COLUMNS)
