@@ -170,7 +170,13 @@ def train_text_to_image(
         if step % config.log_every == 0 or step == config.steps:
             elapsed = time.perf_counter() - start_wall
             yield StepEvent(
-                step, config.steps, sum(losses) / len(losses), grad_norm, lr, step * config.batch_size / elapsed, elapsed
+                step,
+                config.steps,
+                sum(losses) / len(losses),
+                grad_norm,
+                lr,
+                step * config.batch_size / elapsed,
+                elapsed,
             )
             losses.clear()
     else:
