@@ -5,12 +5,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PySide6.QtCore import QSettings, Qt
+from PySide6.QtWidgets import QMessageBox
 
+from desktop_app.views.compare.table import ROWS
 from desktop_app.views.compare_view import CompareView
 
 
 @pytest.fixture
-def view(qtbot, tmp_path):
+def view(qtbot, tmp_path, monkeypatch):
+    # closing with runs trained here asks to save (tests/test_app_compare_runs.py); these tests discard them
+    monkeypatch.setattr(
+        "desktop_app.views.compare.saving.QMessageBox.question", lambda *a: QMessageBox.StandardButton.Discard
+    )
     view = CompareView(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
     qtbot.addWidget(view)
     view.resize(1000, 700)
@@ -92,4 +98,10 @@ def test_fashion_mnist_mode_shows_the_shipped_models_side_by_side(qtbot, view):
     assert view.table.text("nll", "gan") == "cannot compute (no density)"
     assert view.table.text("nll", "vae") == "not measured"
     assert float(view.table.text("fid", "gan")) > 0
+    # training time to a FID all three reach, from the histories the recipes recorded (not re-measured)
+    time_row = [key for key, _, _ in ROWS].index("time")
+    assert not view.table.isRowHidden(time_row)
+    assert view.table.verticalHeaderItem(time_row).text().startswith("Training time to FID ≤ ")
+    for kind in ("diffusion", "gan", "vae"):
+        assert view.table.text("time", kind).endswith(")") and "CPU-s" in view.table.text("time", kind), kind
     assert view.table.isRowHidden(0) and not view.table.isRowHidden(2)  # no mode count for images; FID shown
