@@ -238,9 +238,11 @@ def check_comparison_and_latent_models() -> int:
     its latent model finds its autoencoder: the subfolders of resources/models. Returns how many were checked."""
     import torch
 
+    from core.io.attribute_classifier_file import is_attribute_classifier_file, load_attribute_classifier
     from core.io.autoencoder_file import load_autoencoder
     from core.io.generative_checkpoints import load_generative
     from core.io.latent_checkpoint import load_latent_checkpoint
+    from core.io.text_to_image_file import is_text_to_image_file, load_text_to_image
     from desktop_app.paths import resources_dir
 
     models = resources_dir() / "models"
@@ -268,6 +270,14 @@ def check_comparison_and_latent_models() -> int:
                     )
                 if not bool(torch.isfinite(out).all()):
                     raise SelfTestFailure(f"shipped autoencoder {path.name} gives non-finite images")
+            elif is_attribute_classifier_file(path):
+                classifier, _info = load_attribute_classifier(path)
+                with torch.no_grad():
+                    classifier.predict(torch.zeros(1, 3, 32, 32))
+            elif is_text_to_image_file(path):
+                out = load_text_to_image(path, [path.parent]).generate(["a red circle"], steps=2)
+                if not bool(torch.isfinite(out).all()):
+                    raise SelfTestFailure(f"shipped text-to-image model {path.name} gives non-finite images")
             else:
                 load_latent_checkpoint(path, [path.parent])
         except SelfTestFailure:

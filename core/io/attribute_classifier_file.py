@@ -42,6 +42,16 @@ def save_attribute_classifier(path: str | Path, model: AttributeClassifier, meta
     return path
 
 
+def is_attribute_classifier_file(path: str | Path) -> bool:
+    """Does ``path``'s header say it is a shape/colour classifier? (Reads the header only.)"""
+    try:
+        meta, _entries = read_header(Path(path))
+        info = json.loads(meta[METADATA_KEY])
+    except (CheckpointError, OSError, KeyError, ValueError, TypeError, RecursionError):
+        return False
+    return isinstance(info, dict) and info.get("format") == CLASSIFIER_FORMAT
+
+
 def load_attribute_classifier(path: str | Path) -> tuple[AttributeClassifier, dict]:
     """The classifier (eval mode, CPU, frozen) and its metadata."""
     path = Path(path)
