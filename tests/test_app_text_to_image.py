@@ -121,3 +121,29 @@ def test_without_a_text_model_the_tab_says_where_it_would_be(qtbot, tmp_path, mo
     qtbot.addWidget(panel)
     assert "No text-to-image model" in panel.prompt_label.text() and not panel.run_button.isEnabled()
     assert not panel.run()
+
+
+def test_lesson_values_follow_the_run_and_the_scrubber(tab, qtbot):
+    """The text-to-image lesson's numbers: the word the chosen image attends to most, its share and kind."""
+    view = tab.parent()
+    while not hasattr(view, "lesson_values"):
+        view = view.parent()
+    values = view.lesson_values()
+    assert values["tab"] == "text" and values["frames"] == 0
+    assert values["top_word"] is None and values["top_word_kind"] is None and values["t"] is None
+    view.apply_lesson_state({"tab": "text", "prompt": "a large red circle", "guidance_scale": 2.0, "steps": 2})
+    assert tab.prompt_edit.text() == "a large red circle" and tab.steps_spin.value() == 2
+    with qtbot.waitSignal(tab.run_finished, timeout=60_000):
+        assert tab.run()
+    for index in (0, 1):
+        tab.scrubber.setValue(index)
+        values = view.lesson_values()
+        shares = dict(tab.attention_shares())
+        assert values["step"] == index and values["t"] == tab.steps()[index].t and values["frames"] == 2
+        assert values["top_word"] == max(shares, key=shares.get)
+        assert values["top_word_share"] == pytest.approx(max(shares.values()))
+        expected_kind = {"large": "size", "red": "colour", "circle": "shape"}.get(values["top_word"], "other")
+        assert values["top_word_kind"] == expected_kind
+    assert sum(shares.values()) == pytest.approx(1.0, abs=1e-3)  # each position's attention sums to 1 over tokens
+    view.apply_lesson_state({"tab": "autoencoder"})
+    assert view.lesson_values()["tab"] == "autoencoder"

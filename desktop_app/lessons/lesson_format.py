@@ -218,6 +218,10 @@ def _state(meta: dict, meta_lines: dict, view: str, path: Path) -> dict:
 
 
 def _state_value(raw: str, key: str, spec: vocabulary.StateKey, path: Path, line: int):
+    if spec.kind == "text":
+        if not raw.strip():
+            raise LessonError(path, line, f"'{key}' needs some text")
+        return raw.strip()
     if spec.kind == "choice":
         if raw not in spec.choices:
             raise LessonError(path, line, f"'{raw}' is not a choice for '{key}' (choices: {', '.join(spec.choices)})")

@@ -195,3 +195,66 @@ def watch_guidance(view) -> None:
     setup = view.setup
     signals = [setup.scale_spin.valueChanged, setup.steps_spin.valueChanged, setup.class_combo.currentIndexChanged]
     _watch(view, [*signals, setup.model_chosen, view.scrubber.valueChanged])
+
+
+# --- Latent diffusion -----------------------------------------------------------------------------
+
+
+def word_kind(word: str) -> str:
+    """What a word of a shapes caption names: shape, colour, size, position or other (``WORD_KINDS``)."""
+    from core.data.captions import SIZE_WORDS
+    from core.data.shapes import SHAPE_COLORS, SHAPE_NAMES
+
+    if word in SHAPE_NAMES or word == "shape":
+        return "shape"
+    if word in SHAPE_COLORS:
+        return "colour"
+    if word in SIZE_WORDS:
+        return "size"
+    if word in ("top", "bottom", "left", "right", "centre"):
+        return "position"
+    return "other"
+
+
+def latent_values(view) -> dict:
+    from desktop_app.lessons.vocabulary import LATENT_TABS
+
+    text = view.text
+    steps = text.steps()
+    index = text.scrubber.value()
+    shares = text.attention_shares()
+    top_word, top_share = max(shares, key=lambda pair: pair[1]) if shares else (None, None)
+    return {
+        "tab": LATENT_TABS[max(0, view.tabs.currentIndex())],
+        "prompt": text.prompt_edit.text(),
+        "guidance_scale": text.scale_spin.value(),
+        "steps": text.steps_spin.value(),
+        "frames": len(steps),
+        "step": index,
+        "t": steps[index].t if 0 <= index < len(steps) else None,
+        "top_word": top_word,
+        "top_word_share": top_share,
+        "top_word_kind": word_kind(top_word) if top_word is not None else None,
+    }
+
+
+def apply_latent_state(view, state: dict) -> None:
+    from desktop_app.lessons.vocabulary import LATENT_TABS
+
+    if "tab" in state:
+        view.tabs.setCurrentIndex(LATENT_TABS.index(state["tab"]))
+    text = view.text
+    if "prompt" in state:
+        text.prompt_edit.setText(state["prompt"])
+    if "guidance_scale" in state:
+        text.scale_spin.setValue(state["guidance_scale"])
+    if "steps" in state:
+        text.steps_spin.setValue(state["steps"])
+    view.values_changed.emit()
+
+
+def watch_latent(view) -> None:
+    text = view.text
+    signals = [view.tabs.currentChanged, text.prompt_edit.textChanged, text.scale_spin.valueChanged]
+    signals += [text.steps_spin.valueChanged, text.scrubber.valueChanged, text.image_spin.valueChanged]
+    _watch(view, signals)

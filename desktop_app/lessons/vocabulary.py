@@ -18,6 +18,9 @@ from dataclasses import dataclass
 # core.diffusion.SCHEDULE_KINDS, written out so that this module imports no torch (a test checks they agree).
 SCHEDULE_KINDS = ("linear", "cosine", "sigmoid", "quadratic")
 # of core.diffusion.SAMPLERS
+# The Latent diffusion view's tabs, and what a word of a shapes caption names (core.data.captions).
+LATENT_TABS = ("autoencoder", "sample", "train", "text")
+WORD_KINDS = ("shape", "colour", "size", "position", "other")
 SAMPLER_NAMES = ("ddpm", "ddim", "euler", "heun", "dpmpp_2m", "dpmpp_3m", "unipc", "deis", "euler_maruyama")
 
 
@@ -30,7 +33,7 @@ class Value:
 
 @dataclass(frozen=True)
 class StateKey:
-    kind: str  # "integer" | "number" | "choice" | "boolean"
+    kind: str  # "integer" | "number" | "choice" | "boolean" | "text"
     description: str
     choices: tuple[str, ...] = ()
     low: float | None = None
@@ -109,7 +112,18 @@ VALUES: dict[str, dict[str, Value]] = {
         "step": Value("integer", "the step shown on the scrubber"),
     },
     # Views a lesson may open without binding to them (they expose no live values yet).
-    "Latent diffusion": {},
+    "Latent diffusion": {
+        "tab": Value("text", "the tab on screen", LATENT_TABS),
+        "prompt": Value("text", "the caption typed in the Text to image tab"),
+        "guidance_scale": Value("number", "the text guidance scale w"),
+        "steps": Value("integer", "the number of DDIM steps"),
+        "frames": Value("integer", "the steps recorded by the last text-to-image run (0 before a run)"),
+        "step": Value("integer", "the step shown on the Text to image tab's scrubber"),
+        "t": Value("integer", "the timestep of that step (— before a run)"),
+        "top_word": Value("text", "the word the chosen image attends to most at that step"),
+        "top_word_share": Value("number", "that word's share of all the attention (0 to 1)"),
+        "top_word_kind": Value("text", "what that word names", WORD_KINDS),
+    },
     "Compare models": {},
 }
 
@@ -142,7 +156,12 @@ STATE: dict[str, dict[str, StateKey]] = {
         "guidance_scale": StateKey("number", "the guidance scale w", low=0.0, high=20.0),
         "steps": StateKey("integer", "the number of DDIM steps", low=1, high=1000),
     },
-    "Latent diffusion": {},
+    "Latent diffusion": {
+        "tab": StateKey("choice", "the tab to open", LATENT_TABS),
+        "prompt": StateKey("text", "the caption to type in the Text to image tab"),
+        "guidance_scale": StateKey("number", "the text guidance scale w", low=0.0, high=20.0),
+        "steps": StateKey("integer", "the number of DDIM steps", low=1, high=200),
+    },
     "Compare models": {},
 }
 

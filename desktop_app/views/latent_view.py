@@ -31,6 +31,7 @@ from core.io.latent_checkpoint import LatentCheckpoint, load_latent_checkpoint
 from core.training import TrainConfig
 from core.training.events import Finished
 from core.training.latent import train_latent
+from desktop_app.lessons import view_hooks
 from desktop_app.views.latent.autoencoder_panel import AutoencoderPanel
 from desktop_app.views.latent.files import latent_dir, latent_model_files
 from desktop_app.views.latent.sample_panel import SAMPLES, LatentSamplePanel
@@ -66,6 +67,7 @@ class LatentView(QWidget):
 
     title = "Latent diffusion"
     status_changed = Signal(str)
+    values_changed = Signal()  # lesson_values() changed (the lesson panel re-renders)
     run_finished = Signal()  # a sampling run ended (completed, cancelled or failed)
     training_finished = Signal()  # a live training run ended
 
@@ -118,6 +120,7 @@ class LatentView(QWidget):
         self.autoencoder.status_changed.connect(self.status_changed)
         self.text.status_changed.connect(self.status_changed)
         self.tabs.currentChanged.connect(self._on_tab_changed)
+        view_hooks.watch_latent(self)
         self.sampling.model_chosen.connect(self._on_model_chosen)
         self.sampling.run_requested.connect(self._on_run)
         self.sampling.cancel_requested.connect(self.cancel)
@@ -311,6 +314,14 @@ class LatentView(QWidget):
 
     def steps(self) -> list[LatentStep]:
         return list(self._steps)
+
+    def lesson_values(self) -> dict:
+        """The live values a lesson may show (names and meanings: desktop_app/lessons/vocabulary.py)."""
+        return view_hooks.latent_values(self)
+
+    def apply_lesson_state(self, state: dict) -> None:
+        """Show what a lesson step names (tab, prompt, guidance_scale, steps)."""
+        view_hooks.apply_latent_state(self, state)
 
     def shutdown(self) -> bool:
         """Stop sampling and training (both stop between steps) and wait for their threads."""

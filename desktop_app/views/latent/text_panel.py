@@ -301,6 +301,17 @@ class TextToImagePanel(QWidget):
     def steps(self) -> list[TextToImageStep]:
         return list(self._steps)
 
+    def attention_shares(self) -> list[tuple[str, float]]:
+        """(token, share of all the attention) for the chosen image at the scrubbed step, as the token
+        pictures' captions show them; empty before a run or where no attention was recorded."""
+        index = self.scrubber.value()
+        if not 0 <= index < len(self._steps) or self._steps[index].attention is None:
+            return []
+        attention = self._steps[index].attention
+        chosen = min(self.image_spin.value(), attention.shape[0]) - 1
+        maps = attention[chosen, : len(self.tokens)]
+        return [(token, float(m.mean())) for token, m in zip(self.tokens, maps, strict=False)]
+
     @Slot()
     def cancel(self) -> None:
         self._job.request_stop()
