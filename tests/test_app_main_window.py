@@ -234,6 +234,33 @@ def test_a_model_trained_here_is_offered_to_every_view_that_can_use_it(window):
     assert any(generate_models.itemText(i).startswith("Just trained") for i in range(generate_models.count()))
 
 
+@pytest.mark.parametrize("title", VIEWS)
+def test_a_closed_view_is_freed_at_once_not_by_the_garbage_collector(qtbot, settings, title):
+    """The same for each view on its own, as the view tests use them: a view that passed its own bound
+    method to its timeline scrubber (held strongly) was left to the garbage collector, which later crashed
+    the test run in whatever test happened to collect it."""
+    import gc
+    import weakref
+
+    from desktop_app.window.view_specs import view_classes
+
+    view = dict(view_classes())[title](settings)
+    view.show()
+    qtbot.waitExposed(view)
+    assert view.shutdown() is not False
+    view.close()
+    gc.collect()
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        ref = weakref.ref(view)
+        del view
+        assert ref() is None, [type(r).__name__ for r in gc.get_referrers(ref())]
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def test_a_closed_window_is_freed_at_once_not_by_the_garbage_collector(qtbot, settings):
     """A reference cycle through the window (a helper keeping ``self.window``) leaves a closed window to the
     garbage collector, which destroys its widgets in an arbitrary order: pyqtgraph's menus then crashed Qt

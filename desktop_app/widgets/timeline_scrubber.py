@@ -28,6 +28,7 @@ API (stable, shared with the Generate view)::
 from __future__ import annotations
 
 import time
+import weakref
 from collections.abc import Callable
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal, Slot
@@ -50,7 +51,7 @@ class TimelineScrubber(QWidget):
         super().__init__(parent)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self._reversed = False
-        self._label_fn: Callable[[int], str] | None = None
+        self._label_ref: Callable[[], Callable[[int], str] | None] | None = None  # see setLabelFunction
         self._steps_per_second = DEFAULT_SPEED
         self._carry = 0.0  # fractional steps not yet taken by playback
         self._last_tick = 0.0
@@ -155,9 +156,22 @@ class TimelineScrubber(QWidget):
     def isReversed(self) -> bool:  # noqa: N802 - Qt naming
         return self._reversed
 
+    def _label_function(self) -> Callable[[int], str] | None:
+        return self._label_ref() if self._label_ref is not None else None
+
     def setLabelFunction(self, fn: Callable[[int], str] | None) -> None:  # noqa: N802 - Qt naming
-        """Show ``fn(value)`` next to the spin box (e.g. "t = 940, ᾱ = 0.01"); None hides the label."""
-        self._label_fn = fn
+        """Show ``fn(value)`` next to the spin box (e.g. "t = 940, ᾱ = 0.01"); None hides the label.
+
+        A bound method is held weakly: the view that owns this scrubber usually passes its own method,
+        and a strong reference would make a cycle (view → scrubber → method → view) that leaves a closed
+        view to the garbage collector, which destroys its Qt children in an order that crashes Qt.
+        """
+        if fn is None:
+            self._label_ref = None
+        elif hasattr(fn, "__self__") and hasattr(fn, "__func__"):
+            self._label_ref = weakref.WeakMethod(fn)
+        else:
+            self._label_ref = lambda: fn
         self._label.setVisible(fn is not None)
         self._sync_spin_and_label()
         self._fit_label()
@@ -166,10 +180,11 @@ class TimelineScrubber(QWidget):
         """Fix the label's size to its widest text: a label that may resize relayouts its whole window on
         every step (Qt skips that only when both width and height are fixed). Re-fitted when the range
         or the font changes, so a longer "t = 1000" is never cut."""
-        if self._label_fn is None:
+        label_fn = self._label_function()
+        if label_fn is None:
             return
         metrics = self._label.fontMetrics()
-        widest = max((self._label_fn(v) for v in (self.minimum(), self.maximum())), key=metrics.horizontalAdvance)
+        widest = max((label_fn(v) for v in (self.minimum(), self.maximum())), key=metrics.horizontalAdvance)
         self._label.setFixedWidth(metrics.horizontalAdvance(widest + "00") + 8)
         self._label.setFixedHeight(max(self._label.sizeHint().height(), metrics.height()))
 
@@ -308,8 +323,9 @@ class TimelineScrubber(QWidget):
             self._spin.blockSignals(True)
             self._spin.setValue(value)
             self._spin.blockSignals(False)
-        if self._label_fn is not None:
-            self._label.setText(self._label_fn(value))
+        label_fn = self._label_function()
+        if label_fn is not None:
+            self._label.setText(label_fn(value))
 
     def _update_play_button(self) -> None:
         playing = self._play_button.isChecked()
