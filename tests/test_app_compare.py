@@ -30,7 +30,10 @@ def view(qtbot, tmp_path, monkeypatch):
 def test_train_three_models_live_then_measure_the_table(qtbot, view, tmp_path):
     controls = view.controls
     assert controls.dataset() == "eight_gaussians" and not controls.measure_button.isEnabled()
-    controls.steps.setValue(100)
+    before = view.lesson_values()
+    assert before["measured"] == 0 and before["gan_collapsed"] is None and before["gan_modes"] is None
+    view.apply_lesson_state({"dataset": "eight_gaussians", "gan_setting": "r1", "steps": 100})
+    assert controls.gan_setting() == "r1" and controls.steps.value() == 100
     with qtbot.waitSignal(view.trained, timeout=120_000):
         qtbot.mouseClick(controls.train_button, Qt.MouseButton.LeftButton)
         assert controls.stop_button.isEnabled() and not controls.train_button.isEnabled()
@@ -59,6 +62,11 @@ def test_train_three_models_live_then_measure_the_table(qtbot, view, tmp_path):
     # a GAN samples with one network call, DDIM with 50
     assert table.text("speed", "gan").endswith("(1 calls)") and table.text("speed", "diffusion").endswith("(50 calls)")
     assert "GAN:" in controls.message.text()
+    values = view.lesson_values()  # what the lesson shows and asks about
+    assert values["measured"] == 3 and values["num_modes"] == 8 and values["steps"] == 100
+    for kind in ("diffusion", "gan", "vae"):
+        assert f"{values[f'{kind}_modes']} / 8" == table.text("modes", kind)
+    assert values["gan_collapsed"] == ("yes" if values["gan_modes"] < 8 else "no")
 
     view.save_to(tmp_path / "saved")
     qtbot.waitUntil(lambda: not view.is_busy(), timeout=30_000)

@@ -43,7 +43,15 @@ def _shown_value(values: dict, key: str):
 
 def test_every_view_a_lesson_names_gives_exactly_its_declared_values(window):
     bound = [title for title, declared in vocabulary.VALUES.items() if declared]
-    assert bound == ["Forward process", "Schedules", "Train", "Generate", "Guidance", "Latent diffusion"]
+    assert bound == [
+        "Forward process",
+        "Schedules",
+        "Train",
+        "Generate",
+        "Guidance",
+        "Latent diffusion",
+        "Compare models",
+    ]
     for title in bound:
         view = window.views[title]
         values = view.lesson_values()

@@ -258,3 +258,41 @@ def watch_latent(view) -> None:
     signals = [view.tabs.currentChanged, text.prompt_edit.textChanged, text.scale_spin.valueChanged]
     signals += [text.steps_spin.valueChanged, text.scrubber.valueChanged, text.image_spin.valueChanged]
     _watch(view, signals)
+
+
+# --- Compare models -------------------------------------------------------------------------------
+
+
+def compare_values(view) -> dict:
+    from desktop_app.lessons.vocabulary import COMPARE_KINDS
+
+    controls, measured = view.controls, view.measurements
+    modes = {kind: m.modes for kind, m in measured.items() if m.modes is not None}
+    values = {
+        "dataset": controls.dataset(),
+        "gan_setting": controls.gan_setting(),
+        "steps": controls.steps.value(),
+        "measured": len(measured),
+        "num_modes": next(iter(modes.values())).num_modes if modes else None,
+        "gan_collapsed": ("yes" if modes["gan"].collapsed else "no") if "gan" in modes else None,
+    }
+    for kind in COMPARE_KINDS:
+        values[f"{kind}_modes"] = modes[kind].modes_covered if kind in modes else None
+        values[f"fid_{kind}"] = measured[kind].fid if kind in measured else None
+    return values
+
+
+def apply_compare_state(view, state: dict) -> None:
+    controls = view.controls
+    for key, combo in (("dataset", controls.dataset_combo), ("gan_setting", controls.gan_combo)):
+        if key in state:
+            combo.setCurrentIndex(combo.findData(state[key]))
+    if "steps" in state:
+        controls.steps.setValue(state["steps"])
+    view.values_changed.emit()
+
+
+def watch_compare(view) -> None:
+    controls = view.controls
+    signals = [controls.dataset_combo.currentIndexChanged, controls.gan_combo.currentIndexChanged]
+    _watch(view, [*signals, controls.steps.valueChanged, view.measured])

@@ -20,6 +20,10 @@ SCHEDULE_KINDS = ("linear", "cosine", "sigmoid", "quadratic")
 # of core.diffusion.SAMPLERS
 # The Latent diffusion view's tabs, and what a word of a shapes caption names (core.data.captions).
 LATENT_TABS = ("autoencoder", "sample", "train", "text")
+# The Compare view's data (core.data.TOY_DATASETS and the shipped images) and GAN settings (compare/jobs.py).
+COMPARE_DATA = ("swiss_roll", "two_moons", "eight_gaussians", "checkerboard", "spiral", "rings", "fashion_mnist")
+GAN_SETTINGS = ("plain", "r1", "sn", "collapse")
+COMPARE_KINDS = ("diffusion", "gan", "vae")  # core.evaluation.compare.KINDS
 WORD_KINDS = ("shape", "colour", "size", "position", "other")
 SAMPLER_NAMES = ("ddpm", "ddim", "euler", "heun", "dpmpp_2m", "dpmpp_3m", "unipc", "deis", "euler_maruyama")
 
@@ -124,7 +128,16 @@ VALUES: dict[str, dict[str, Value]] = {
         "top_word_share": Value("number", "that word's share of all the attention (0 to 1)"),
         "top_word_kind": Value("text", "what that word names", WORD_KINDS),
     },
-    "Compare models": {},
+    "Compare models": {
+        "dataset": Value("text", "the data all three learn (a 2-D toy or fashion_mnist)", COMPARE_DATA),
+        "gan_setting": Value("text", "the GAN's stability switch", GAN_SETTINGS),
+        "steps": Value("integer", "optimizer steps for each model"),
+        "measured": Value("integer", "how many of the three models the last Measure scored"),
+        "num_modes": Value("integer", "the modes of the data (8 Gaussians; — otherwise)"),
+        **{f"{kind}_modes": Value("integer", f"modes the {kind} covers (— before Measure)") for kind in COMPARE_KINDS},
+        **{f"fid_{kind}": Value("number", f"the {kind}'s FID (images; — before Measure)") for kind in COMPARE_KINDS},
+        "gan_collapsed": Value("text", "does the GAN miss modes of the data?", ("yes", "no")),
+    },
 }
 
 STATE: dict[str, dict[str, StateKey]] = {
@@ -162,7 +175,11 @@ STATE: dict[str, dict[str, StateKey]] = {
         "guidance_scale": StateKey("number", "the text guidance scale w", low=0.0, high=20.0),
         "steps": StateKey("integer", "the number of DDIM steps", low=1, high=200),
     },
-    "Compare models": {},
+    "Compare models": {
+        "dataset": StateKey("choice", "the data to compare on", COMPARE_DATA),
+        "gan_setting": StateKey("choice", "the GAN's stability switch", GAN_SETTINGS),
+        "steps": StateKey("integer", "optimizer steps for each model", low=50, high=20000),
+    },
 }
 
 FRONT_MATTER_KEYS = ("title", "view")  # every lesson's; the rest of its front matter is the view's state

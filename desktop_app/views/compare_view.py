@@ -29,6 +29,7 @@ from core.data import make_toy_2d
 from core.evaluation.compare import KINDS
 from core.training.events import CheckpointSaved, Finished, Paused, Preview, Resumed, StepEvent
 from core.training.generative import GANLandscape, VAELatents
+from desktop_app.lessons import view_hooks
 from desktop_app.views.compare.column import TITLES, ModelColumn, step_text
 from desktop_app.views.compare.controls import CompareControls
 from desktop_app.views.compare.jobs import (
@@ -59,6 +60,7 @@ class CompareView(QWidget):
     measured = Signal()  # the table was filled
     trained = Signal()  # all three training runs ended
     loaded = Signal()  # the shipped image models are shown
+    values_changed = Signal()  # lesson_values() changed (the lesson panel re-renders)
 
     def __init__(self, settings: QSettings, parent: QWidget | None = None):
         super().__init__(parent)
@@ -93,6 +95,7 @@ class CompareView(QWidget):
         c.resume_requested.connect(self._on_resume)
         c.measure_requested.connect(self._on_measure)
         c.dataset_changed.connect(self._on_dataset_changed)
+        view_hooks.watch_compare(self)
         row = QWidget()
         row_layout = QHBoxLayout(row)
         row_layout.setContentsMargins(0, 0, 0, 0)
@@ -109,6 +112,13 @@ class CompareView(QWidget):
         layout.addWidget(split, 1)
 
     # --- window contract ----------------------------------------------------------------------
+
+    def lesson_values(self) -> dict:
+        """Live values for lessons (names and meanings: desktop_app/lessons/vocabulary.py)."""
+        return view_hooks.compare_values(self)
+
+    def apply_lesson_state(self, state: dict) -> None:
+        view_hooks.apply_compare_state(self, state)
 
     def on_shown(self) -> None:
         if not self._reference_shown:
