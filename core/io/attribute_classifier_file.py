@@ -13,8 +13,14 @@ from pathlib import Path
 
 import torch
 
-from core.io.atomic_write import atomic_write_bytes
-from core.io.checkpoint_format import METADATA_KEY, SUFFIX, CheckpointError, read_header, tensor_crc32
+from core.io.checkpoint_format import (
+    METADATA_KEY,
+    SUFFIX,
+    CheckpointError,
+    read_header,
+    tensor_crc32,
+    write_safetensors,
+)
 from core.io.checkpoint_validation import read_tensors
 from core.io.provenance import app_version, git_commit
 from core.models.attribute_classifier import AttributeClassifier, AttributeClassifierConfig
@@ -35,11 +41,7 @@ def save_attribute_classifier(path: str | Path, model: AttributeClassifier, meta
         config=model.config.to_dict(),
         checksums={k: tensor_crc32(v) for k, v in tensors.items()},
     )
-    import safetensors.torch
-
-    data = safetensors.torch.save(tensors, metadata={METADATA_KEY: json.dumps(info, allow_nan=False)})
-    atomic_write_bytes(path, data)
-    return path
+    return write_safetensors(path, tensors, info, "classifier")
 
 
 def is_attribute_classifier_file(path: str | Path) -> bool:

@@ -21,8 +21,15 @@ from pathlib import Path
 
 import torch
 
-from core.io.atomic_write import atomic_write_bytes
-from core.io.checkpoint_format import FORMAT_NAME, METADATA_KEY, SUFFIX, CheckpointError, read_header, tensor_crc32
+from core.io.checkpoint_format import (
+    FORMAT_NAME,
+    METADATA_KEY,
+    SUFFIX,
+    CheckpointError,
+    read_header,
+    tensor_crc32,
+    write_safetensors,
+)
 from core.io.checkpoint_validation import read_tensors
 from core.io.provenance import app_version, git_commit
 from core.models.autoencoder import Autoencoder, AutoencoderConfig
@@ -66,18 +73,7 @@ def save_autoencoder(path: str | Path, model: Autoencoder, metadata: dict | None
         platform=f"{platform.system()} {platform.machine()}",
         checksums={name: tensor_crc32(t) for name, t in tensors.items()},
     )
-    try:
-        header = json.dumps(info, allow_nan=False, ensure_ascii=False)
-    except (TypeError, ValueError) as e:
-        raise ValueError(f"The autoencoder's metadata must hold plain JSON values: {e}") from None
-    import safetensors.torch
-
-    data = safetensors.torch.save(tensors, metadata={METADATA_KEY: header})
-    try:
-        atomic_write_bytes(path, data)
-    except OSError as e:
-        raise CheckpointError(path, f"it could not be written ({e.strerror or e}).") from e
-    return path
+    return write_safetensors(path, tensors, info, "autoencoder")
 
 
 def read_autoencoder_metadata(path: str | Path) -> dict:

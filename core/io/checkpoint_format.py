@@ -231,3 +231,25 @@ def read_header(path: Path) -> tuple[dict, dict[str, TensorEntry]]:
     if position != size:
         raise CheckpointError(path, "it is damaged: the file is longer or shorter than its tensors.")
     return meta or {}, entries
+
+
+def write_safetensors(path: Path, tensors: dict[str, torch.Tensor], info: dict, what: str = "file") -> Path:
+    """Write ``tensors`` with ``info`` as the Diffusion Lab JSON header, atomically (``atomic_write``).
+
+    ``info`` must hold plain JSON values (a ``ValueError`` says so, naming ``what``); a failed write is a
+    ``CheckpointError`` in words, and never leaves a half-written file at ``path``.
+    """
+    import safetensors.torch
+
+    from core.io.atomic_write import atomic_write_bytes
+
+    try:
+        header = json.dumps(info, allow_nan=False, ensure_ascii=False)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"The {what}'s metadata must hold plain JSON values: {e}") from None
+    data = safetensors.torch.save(tensors, metadata={METADATA_KEY: header})
+    try:
+        atomic_write_bytes(path, data)
+    except OSError as e:
+        raise CheckpointError(path, f"it could not be written ({e.strerror or e}).") from e
+    return path

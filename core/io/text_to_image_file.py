@@ -43,9 +43,15 @@ import torch
 
 from core.diffusion.schedules import NoiseSchedule, make_schedule
 from core.diffusion.text_to_image import TextToImageResult, TextToImageStep, trace_text_to_image
-from core.io.atomic_write import atomic_write_bytes
 from core.io.autoencoder_file import load_autoencoder, save_autoencoder
-from core.io.checkpoint_format import METADATA_KEY, SUFFIX, CheckpointError, read_header, tensor_crc32
+from core.io.checkpoint_format import (
+    METADATA_KEY,
+    SUFFIX,
+    CheckpointError,
+    read_header,
+    tensor_crc32,
+    write_safetensors,
+)
 from core.io.checkpoint_validation import read_tensors, schedule_from
 from core.io.latent_checkpoint import LATENT_KEY, find_autoencoder, latent_reference
 from core.io.provenance import app_version, git_commit
@@ -120,18 +126,7 @@ def save_text_to_image(
         platform=f"{platform.system()} {platform.machine()}",
         checksums={name: tensor_crc32(t) for name, t in tensors.items()},
     )
-    try:
-        header = json.dumps(info, allow_nan=False, ensure_ascii=False)
-    except (TypeError, ValueError) as e:
-        raise ValueError(f"The model's metadata must hold plain JSON values: {e}") from None
-    import safetensors.torch
-
-    data = safetensors.torch.save(tensors, metadata={METADATA_KEY: header})
-    try:
-        atomic_write_bytes(path, data)
-    except OSError as e:
-        raise CheckpointError(path, f"it could not be written ({e.strerror or e}).") from e
-    return path
+    return write_safetensors(path, tensors, info, "model")
 
 
 def read_text_to_image_metadata(path: str | Path) -> dict:
