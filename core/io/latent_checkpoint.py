@@ -76,6 +76,19 @@ def load_latent_checkpoint(path: str | Path, search_dirs: list[str | Path] = ())
         raise CheckpointError(
             path, "it is a pixel-space model, not a latent-diffusion model (it names no autoencoder)."
         )
+    autoencoder, info, found = locate_autoencoder(path, ref, search_dirs, "a latent-diffusion model")
+    if tuple(autoencoder.config.latent_shape) != tuple(checkpoint.data_shape):
+        raise CheckpointError(
+            path,
+            f"its latents {list(checkpoint.data_shape)} do not match its autoencoder's {list(autoencoder.config.latent_shape)}.",
+        )
+    return LatentCheckpoint(checkpoint, autoencoder, info, found)
+
+
+def locate_autoencoder(path: Path, ref: dict, search_dirs, what: str) -> tuple[Autoencoder, dict, Path]:
+    """The autoencoder that ``ref`` (a model's ``LATENT_KEY`` entry) names by content hash, looked for beside
+    ``path`` and in ``search_dirs``: (model, its metadata, its file). ``what`` names the model in the
+    ``CheckpointError`` that explains a missing or mismatched one ("a text-to-image model")."""
     sha, name = ref.get("autoencoder_sha256"), ref.get("autoencoder_file")
     if not isinstance(sha, str) or not isinstance(name, str):
         raise CheckpointError(path, "its reference to an autoencoder is damaged.")
@@ -83,24 +96,19 @@ def load_latent_checkpoint(path: str | Path, search_dirs: list[str | Path] = ())
     candidates = [folder / Path(name).name for folder in folders]
     for folder in folders:
         try:
-            candidates += sorted(p for p in folder.glob("*.safetensors") if p not in candidates)
+            candidates += sorted(p for p in folder.glob("*.safetensors") if p not in candidates and p != path)
         except OSError:
             continue
     found = find_autoencoder(sha, candidates)
     if found is None:
         raise CheckpointError(
             path,
-            f"it is a latent-diffusion model that works only with the autoencoder it was trained with "
+            f"it is {what} that works only with the autoencoder it was trained with "
             f"('{name}', content hash {sha[:12]}…), and no file with those weights is in "
-            f"{', '.join(str(f) for f in folders)}. Put that autoencoder file beside the checkpoint; "
+            f"{', '.join(str(f) for f in folders)}. Put that autoencoder file beside it; "
             "another autoencoder, even one trained by the same recipe, would decode its latents to noise.",
         )
     autoencoder, info = load_autoencoder(found)
     if not math.isclose(float(ref.get("scale_factor", float("nan"))), info["scale_factor"], rel_tol=1e-6):
         raise CheckpointError(path, "its latent scale factor disagrees with its autoencoder's.")
-    if tuple(autoencoder.config.latent_shape) != tuple(checkpoint.data_shape):
-        raise CheckpointError(
-            path,
-            f"its latents {list(checkpoint.data_shape)} do not match its autoencoder's {list(autoencoder.config.latent_shape)}.",
-        )
-    return LatentCheckpoint(checkpoint, autoencoder, info, found)
+    return autoencoder, info, found

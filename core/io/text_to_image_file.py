@@ -53,7 +53,7 @@ from core.io.checkpoint_format import (
     write_safetensors,
 )
 from core.io.checkpoint_validation import read_tensors, schedule_from
-from core.io.latent_checkpoint import LATENT_KEY, find_autoencoder, latent_reference
+from core.io.latent_checkpoint import LATENT_KEY, latent_reference, locate_autoencoder
 from core.io.provenance import app_version, git_commit
 from core.models.autoencoder import Autoencoder, AutoencoderConfig
 from core.models.text_unet import PromptDenoiser, TextUNet, TextUNetConfig
@@ -317,7 +317,9 @@ def _load(path: Path, search_dirs) -> TextToImageModel:
     text_encoder.load_state_dict(
         {k[len(TEXT_PREFIX) :]: v.float() for k, v in weights.items() if k.startswith(TEXT_PREFIX)}
     )
-    autoencoder, autoencoder_info, autoencoder_path = _find_autoencoder(path, info[LATENT_KEY], search_dirs)
+    autoencoder, autoencoder_info, autoencoder_path = locate_autoencoder(
+        path, info[LATENT_KEY], search_dirs, "a text-to-image model"
+    )
     if tuple(autoencoder.config.latent_shape) != (
         unet_config.in_channels,
         unet_config.image_size,
@@ -327,32 +329,6 @@ def _load(path: Path, search_dirs) -> TextToImageModel:
     unet.eval().requires_grad_(False)
     text_encoder.eval().requires_grad_(False)
     return TextToImageModel(unet, text_encoder, vocabulary, schedule, autoencoder, info, path, autoencoder_path)
-
-
-def _find_autoencoder(path: Path, ref: dict, search_dirs):
-    sha, name = ref.get("autoencoder_sha256"), ref.get("autoencoder_file")
-    if not isinstance(sha, str) or not isinstance(name, str):
-        raise CheckpointError(path, "its reference to an autoencoder is damaged.")
-    folders = [path.parent, *(Path(d) for d in search_dirs)]
-    candidates = [folder / Path(name).name for folder in folders]
-    for folder in folders:
-        try:
-            candidates += sorted(p for p in folder.glob("*.safetensors") if p not in candidates and p != path)
-        except OSError:
-            continue
-    found = find_autoencoder(sha, candidates)
-    if found is None:
-        raise CheckpointError(
-            path,
-            f"it is a text-to-image model that works only with the autoencoder it was trained with "
-            f"('{name}', content hash {sha[:12]}…), and no file with those weights is in "
-            f"{', '.join(str(f) for f in folders)}. Put that autoencoder file beside the model; "
-            "another autoencoder, even one trained by the same recipe, would decode its latents to noise.",
-        )
-    autoencoder, info = load_autoencoder(found)
-    if not math.isclose(float(ref.get("scale_factor", float("nan"))), info["scale_factor"], rel_tol=1e-6):
-        raise CheckpointError(path, "its latent scale factor disagrees with its autoencoder's.")
-    return autoencoder, info, found
 
 
 def make_tiny_text_to_image(folder: str | Path | None = None, *, seed: int = 0) -> Path:
